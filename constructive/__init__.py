@@ -1,0 +1,36 @@
+"""Explicit ReLU networks that approximate exp(A), with exact counts and a certified error.
+
+Each construction has two realisations tested against each other: the structured forward
+(batched tensor ops; what users run) and ``to_relu_network()``, the plain stack of affine maps with
+ReLU between them that the theorem speaks of; :func:`count` reads depth, width and params off it.
+"""
+
+from .builder import Carry, Form, NetworkBuilder
+from .exp_nets import METHODS, ExpNetwork, exp_network
+from .matmul import MatmulNet, matmul_structured
+from .oracle import DomainError, PrecisionWarning, eps_floor
+from .product import ProductNet, SquareNet, product_structured
+from .relu_network import Counts, ReluNetwork, count
+from .squaring import SquaringNet, yarotsky_f
+
+__all__ = [
+    "METHODS",
+    "Carry",
+    "Counts",
+    "DomainError",
+    "ExpNetwork",
+    "Form",
+    "MatmulNet",
+    "NetworkBuilder",
+    "PrecisionWarning",
+    "ProductNet",
+    "ReluNetwork",
+    "SquareNet",
+    "SquaringNet",
+    "count",
+    "eps_floor",
+    "exp_network",
+    "matmul_structured",
+    "product_structured",
+    "yarotsky_f",
+]

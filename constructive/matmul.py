@@ -1,0 +1,104 @@
+"""Lemma 3: the n x n matrix product from n^3 scalar products, and its squaring variant.
+
+``Pi(X, Y)_ij = sum_l Pi_m(x_il, y_lj)`` with ``|x_il| <= Mx``, ``|y_lj| <= My`` satisfies
+``|E_ij| <= n delta`` and ``||E||_F <= n^2 delta``, ``delta = Mx My 4^(-m-1)`` (THEORY.md section 4).
+In the squaring variant ``Pi_sq(Y) ~ Y^2`` the blocks ``(i, i, i)`` read the same scalar twice and use
+the one-branch square (pitfall 5).
+
+Composition (section 4): the sum over l is not a layer of its own; it is merged into whatever reads
+the product (the next stage's first layer, or the output map), so a product costs exactly m layers.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .builder import Carry, Form, NetworkBuilder, form_sum
+from .product import ProductBlock, product_structured
+from .relu_network import ReluNetwork
+
+__all__ = ["MatmulNet", "matmul_structured", "product_stage"]
+
+Matrix = list[list[Form]]
+
+
+def matmul_structured(X: torch.Tensor, Y: torch.Tensor, Mx: float, My: float, m: int) -> torch.Tensor:
+    """``Pi(X, Y)`` for batches X, Y of shape (..., n, n): all n^3 scalar products at once.
+
+    Block (i, j, l) pairs ``x_il`` with ``y_lj``; ``Pi(Y, Y)`` is the squaring variant, since
+    ``d = 0`` in the blocks (i, i, i) gives ``f_m(0) = 0`` exactly, as the one-branch square does.
+    """
+    x = X.unsqueeze(-2)  # (..., n_i, 1, n_l)
+    y = Y.transpose(-1, -2).unsqueeze(-3)  # (..., 1, n_j, n_l)
+    return product_structured(x, y, Mx, My, m).sum(dim=-1)  # (..., n_i, n_j)
+
+
+def product_stage(
+    builder: NetworkBuilder,
+    X: Matrix,
+    Y: Matrix | None,
+    Mx: float,
+    My: float,
+    m: int,
+    carries: list[Carry] = (),
+) -> Matrix:
+    """Append m hidden layers computing ``Pi(X, Y)`` (or ``Pi_sq(X)`` when ``Y is None``).
+
+    X and Y are n x n forms over the current last layer; ``carries`` advance through the same
+    layers. Returns the n x n output forms over the stage's last layer (the sum over l merged).
+    """
+    n = len(X)
+    square = Y is None
+    blocks = {}
+    for i in range(n):
+        for j in range(n):
+            for l_ in range(n):
+                if square and i == l_ == j:
+                    blocks[i, j, l_] = ProductBlock(X[i][i], None, Mx, Mx)
+                else:
+                    y = X[l_][j] if square else Y[l_][j]
+                    blocks[i, j, l_] = ProductBlock(X[i][l_], y, Mx, My)
+    for _ in range(m):
+        layer = builder.new_layer()
+        for block in blocks.values():
+            block.step(layer)
+        for c in carries:
+            c.step(layer)
+    level = builder.level
+    return [
+        [form_sum((blocks[i, j, l_].value for l_ in range(n)), level) for j in range(n)] for i in range(n)
+    ]
+
+
+class MatmulNet(nn.Module):
+    """Lemma 3 network: ``(X, Y) -> Pi(X, Y)``, or ``Y -> Pi_sq(Y)`` when ``square=True``.
+
+    Standalone counts: depth m, width ``8n^3``, params ``n^3 (16m + 20)`` (m >= 2), ``28 n^3`` (m = 1);
+    the squaring variant has width ``8n^3 - 4n``.
+    """
+
+    def __init__(self, n: int, Mx: float, My: float, m: int, square: bool = False):
+        super().__init__()
+        if n < 1 or m < 1 or Mx <= 0 or My <= 0:
+            raise ValueError(f"need n, m >= 1 and Mx, My > 0, got n={n}, m={m}, Mx={Mx}, My={My}")
+        if square and Mx != My:
+            raise ValueError("the squaring variant needs Mx == My")
+        self.n, self.Mx, self.My, self.m, self.square = n, float(Mx), float(My), m, square
+
+    def forward(self, X: torch.Tensor, Y: torch.Tensor | None = None) -> torch.Tensor:
+        """X, Y of shape (..., n, n); returns (..., n, n). Y is ignored (must be None) if square."""
+        if self.square:
+            if Y is not None:
+                raise ValueError("the squaring variant takes one matrix")
+            Y = X
+        return matmul_structured(X, Y, self.Mx, self.My, self.m)
+
+    def to_relu_network(self, dtype=torch.float64) -> ReluNetwork:
+        """Input (B, n^2) = vec(X) (square) or (B, 2n^2) = (vec X, vec Y), row-major; output vec."""
+        n = self.n
+        b = NetworkBuilder(n * n if self.square else 2 * n * n)
+        X = [[b.input(i * n + j) for j in range(n)] for i in range(n)]
+        Y = None if self.square else [[b.input(n * n + i * n + j) for j in range(n)] for i in range(n)]
+        out = product_stage(b, X, Y, self.Mx, self.My, self.m)
+        return b.realise([f for row in out for f in row], dtype=dtype)
