@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from experiments.models.mlp import MLP, Counts, count_mlp, folded_affine_maps
+from constructive import Counts
+from experiments.models.mlp import MLP, count_mlp, folded_affine_maps
 
 
 def closed_form_params(n_in, n_out, w, depth):
@@ -72,9 +73,7 @@ def test_normalisation_matches_numpy_statistics(rng):
     model = MLP(3, 2, width=8, depth=2).double()
     model.set_normalisation(torch.from_numpy(x), torch.from_numpy(y))
     np.testing.assert_allclose(model.in_mean.numpy(), x.mean(axis=0), rtol=1e-12)
-    np.testing.assert_allclose(
-        model.in_std.numpy(), [x[:, 0].std(), x[:, 1].std(), 1.0], rtol=1e-12
-    )
+    np.testing.assert_allclose(model.in_std.numpy(), [x[:, 0].std(), x[:, 1].std(), 1.0], rtol=1e-12)
     np.testing.assert_allclose(model.out_mean.numpy(), y.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(model.out_std.numpy(), y.std(axis=0), rtol=1e-12)
     z = model.normalise_targets(torch.from_numpy(y)).numpy()
@@ -161,3 +160,15 @@ def test_bad_normalisation_data_raise():
         model.set_normalisation(torch.full((5, 3), float("nan")), torch.zeros(5, 2))
     with pytest.raises(ValueError, match="expects an MLP"):
         count_mlp(torch.nn.Linear(3, 2))
+
+
+def test_relu_network_export_matches_forward_and_counts(rng):
+    from constructive import ReluNetwork, count
+
+    x = torch.from_numpy(rng.normal(0.0, 1.0, size=(32, 4)))
+    model = MLP(4, 4, 8, 2).double()
+    model.set_normalisation(x, 2.0 * x + 1.0)
+    net = model.to_relu_network()
+    assert isinstance(net, ReluNetwork)
+    torch.testing.assert_close(net(x), model(x).detach(), rtol=1e-12, atol=1e-12)
+    assert count(net) == count_mlp(model)

@@ -74,9 +74,7 @@ def test_source_padding_does_not_change_outputs():
         c = model(torch.cat([src, torch.full((3, 4), 7)], dim=1), tgt)
     torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
     assert (a - c).abs().max() > 1e-3
-    assert torch.equal(
-        model.greedy_decode(src, 10, BOS, EOS), model.greedy_decode(padded, 10, BOS, EOS)
-    )
+    assert torch.equal(model.greedy_decode(src, 10, BOS, EOS), model.greedy_decode(padded, 10, BOS, EOS))
 
 
 def test_all_padding_source_gives_finite_logits():

@@ -1,6 +1,6 @@
 """A trained ReLU MLP for vec(A) -> vec(f(A)), counted like the constructive networks.
 
-Counting conventions (THEORY.md, "Conventions"; the same as the explicit networks of
+Counting conventions (THEORY.md section 1; the same as the explicit networks of
 `constructive`, so a trained MLP and a constructed one can be compared number for number):
 
 - depth L = number of hidden layers = number of affine maps minus one (L = 0 is one affine map);
@@ -23,24 +23,16 @@ affine and are folded into the first and last affine maps when the network is co
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import Tensor, nn
+
+from constructive import Counts, ReluNetwork, count
 
 __all__ = ["MLP", "Counts", "count_mlp", "folded_affine_maps"]
 
 # Standard deviations below this are treated as 1: a constant coordinate (e.g. a zero entry that
 # every sample shares) carries no scale, and dividing by ~0 would blow up the inputs.
 _MIN_STD = 1e-8
-
-
-class Counts(NamedTuple):
-    """Depth (hidden layers), width (largest hidden layer), params (nonzero weights + biases)."""
-
-    depth: int
-    width: int
-    params: int
 
 
 def _check_positive_int(name: str, value: object, minimum: int) -> int:
@@ -71,9 +63,7 @@ class MLP(nn.Module):
         self.depth = _check_positive_int("depth", depth, 0)
         sizes = [n_in] + [width] * depth + [n_out]
         # depth + 1 affine maps; ReLU after every one but the last.
-        self.layers = nn.ModuleList(
-            nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-        )
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
         self.register_buffer("in_mean", torch.zeros(n_in))
         self.register_buffer("in_std", torch.ones(n_in))
         self.register_buffer("out_mean", torch.zeros(n_out))
@@ -127,6 +117,11 @@ class MLP(nn.Module):
         z = self.forward_normalised(x)
         return z * self.out_std + self.out_mean
 
+    def to_relu_network(self) -> ReluNetwork:
+        """The plain ReLU network computing `forward` (normalisation folded in), float64."""
+        maps = folded_affine_maps(self)
+        return ReluNetwork([W for W, _ in maps], [b for _, b in maps])
+
     def extra_repr(self) -> str:
         return f"n_in={self.n_in}, n_out={self.n_out}, width={self.width}, depth={self.depth}"
 
@@ -159,11 +154,9 @@ def count_mlp(model: MLP) -> Counts:
 
     depth = affine maps - 1, width = largest hidden layer (0 for depth 0), params = nonzero
     entries of all folded weights and biases (see `folded_affine_maps` and the module docstring).
+    Counted by `constructive.count` on `model.to_relu_network()`, the very function that counts
+    the explicit networks, so trained and constructed networks are compared like for like.
     """
     if not isinstance(model, MLP):
         raise ValueError(f"count_mlp expects an MLP, got {type(model).__name__}")
-    maps = folded_affine_maps(model)
-    depth = len(maps) - 1
-    width = max((W.shape[0] for W, _ in maps[:-1]), default=0)
-    params = sum(int(torch.count_nonzero(W)) + int(torch.count_nonzero(b)) for W, b in maps)
-    return Counts(depth=depth, width=width, params=params)
+    return count(model.to_relu_network())

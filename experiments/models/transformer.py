@@ -254,13 +254,9 @@ class Seq2SeqTransformer(nn.Module):
         self.src_pos = nn.Embedding(max_src_len, d_model)
         self.tgt_pos = nn.Embedding(max_tgt_len, d_model)
         self.drop = nn.Dropout(dropout)
-        self.encoder = nn.ModuleList(
-            EncoderBlock(d_model, n_heads, d_ff, dropout) for _ in range(enc_layers)
-        )
+        self.encoder = nn.ModuleList(EncoderBlock(d_model, n_heads, d_ff, dropout) for _ in range(enc_layers))
         self.enc_ln = nn.LayerNorm(d_model)
-        self.decoder = nn.ModuleList(
-            DecoderBlock(d_model, n_heads, d_ff, dropout) for _ in range(dec_layers)
-        )
+        self.decoder = nn.ModuleList(DecoderBlock(d_model, n_heads, d_ff, dropout) for _ in range(dec_layers))
         self.dec_ln = nn.LayerNorm(d_model)
         self.lm_head = nn.Linear(d_model, vocab_size, bias=False)
         self.lm_head.weight = self.tok_emb.weight  # tied
@@ -280,9 +276,7 @@ class Seq2SeqTransformer(nn.Module):
 
     def _check_ids(self, name: str, ids: Tensor, max_len: int) -> None:
         if ids.ndim != 2 or ids.dtype not in (torch.long, torch.int32):
-            raise ValueError(
-                f"{name} must be an integer tensor (B, L), got {ids.dtype} {tuple(ids.shape)}"
-            )
+            raise ValueError(f"{name} must be an integer tensor (B, L), got {ids.dtype} {tuple(ids.shape)}")
         if ids.shape[1] > max_len:
             raise ValueError(f"{name} length {ids.shape[1]} exceeds the position table ({max_len})")
         if ids.shape[1] == 0:
@@ -314,9 +308,7 @@ class Seq2SeqTransformer(nn.Module):
 
     # ---- decoder ---------------------------------------------------------------------------
 
-    def _decode_full(
-        self, tgt_in: Tensor, mem_kv: list[tuple[Tensor, Tensor]], src_mask: Tensor
-    ) -> Tensor:
+    def _decode_full(self, tgt_in: Tensor, mem_kv: list[tuple[Tensor, Tensor]], src_mask: Tensor) -> Tensor:
         """tgt_in (B, T) -> final decoder hidden states (B, T, C), causal self-attention."""
         T = tgt_in.shape[1]
         pos = torch.arange(T, device=tgt_in.device)  # (T,)
@@ -336,9 +328,7 @@ class Seq2SeqTransformer(nn.Module):
         """
         self._check_ids("tgt_in", tgt_in, self.max_tgt_len)
         if src.shape[0] != tgt_in.shape[0]:
-            raise ValueError(
-                f"src and tgt_in batch sizes differ: {src.shape[0]} != {tgt_in.shape[0]}"
-            )
+            raise ValueError(f"src and tgt_in batch sizes differ: {src.shape[0]} != {tgt_in.shape[0]}")
         memory, src_mask = self.encode(src)
         h = self._decode_full(tgt_in, self._memory_kv(memory), src_mask)  # (B, T, C)
         return self.lm_head(h)  # (B, T, V)
@@ -373,9 +363,7 @@ class Seq2SeqTransformer(nn.Module):
         finally:
             self.train(was_training)
 
-    def _greedy(
-        self, src: Tensor, max_len: int, bos_id: int, eos_id: int, use_cache: bool
-    ) -> Tensor:
+    def _greedy(self, src: Tensor, max_len: int, bos_id: int, eos_id: int, use_cache: bool) -> Tensor:
         memory, src_mask = self.encode(src)
         mem_kv = self._memory_kv(memory)  # per layer 2 x (B, nh, S, hs), computed once
         B = src.shape[0]
