@@ -1,0 +1,28 @@
+"""Data layer: reference matrix functions, input distributions, number encodings.
+
+Three modules, each importing only downward (matfuncs <- sampling; encodings stands alone):
+
+- ``matfuncs``: batched float64 reference f(A) for exp, sign, sin, cos, log, sqrt, pow<k>.
+- ``sampling``: named, seeded input distributions and (A, f(A)) batches with explicit rejection.
+- ``encodings``: the P10, P1000, B1999 and FP15 tokenisations of Charton (TMLR 2022).
+"""
+
+from experiments.data.matfuncs import (
+    FUNCTIONS,
+    MaskedResult,
+    OutOfDomainError,
+    check_function_name,
+    known_functions,
+    matrix_function,
+    matrix_function_masked,
+)
+
+__all__ = [
+    "FUNCTIONS",
+    "MaskedResult",
+    "OutOfDomainError",
+    "check_function_name",
+    "known_functions",
+    "matrix_function",
+    "matrix_function_masked",
+]

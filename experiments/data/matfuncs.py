@@ -1,0 +1,381 @@
+"""Reference matrix functions, batched in torch float64.
+
+Every function maps a real tensor ``A`` of shape ``(..., n, n)`` to ``f(A)`` of the same shape
+in one batched call (no Python loop over matrices). Names form a registry keyed by the
+mathematics: ``"exp"``, ``"sign"``, ``"sin"``, ``"cos"``, ``"log"``, ``"sqrt"`` and ``"pow<k>"``
+for an integer ``k >= 2`` (``"pow2"``, ``"pow3"``, ...).
+
+Methods (Higham, *Functions of Matrices: Theory and Computation*, SIAM 2008, cited "H08"):
+
+- exp: ``torch.linalg.matrix_exp`` (scaling and squaring with Pade/Taylor approximants, H08 ch. 10).
+- sin, cos: for real ``A``, ``cos A = Re exp(iA)`` and ``sin A = Im exp(iA)`` (H08 ch. 12, eq.
+  (12.2) with real A), one complex ``matrix_exp``.
+- sign: Newton iteration ``X <- (mu X + (mu X)^{-1}) / 2`` with determinantal scaling
+  ``mu = |det X|^{-1/n}``, switched off once the relative change is below 1e-2, and the
+  convergence test of H08 Algorithm 5.14 (Newton algorithm for the matrix sign function, ch. 5).
+- sqrt: product form of the Denman-Beavers iteration with determinantal scaling (H08 sec. 6.3;
+  Cheng, Higham, Kenney & Laub, SIAM J. Matrix Anal. Appl. 22 (2001) 1112-1125). Chosen over an
+  eigendecomposition because its accuracy does not depend on the eigenvector conditioning
+  (clustered or defective eigenvalues are fine), it needs only batched inverses, and it keeps a
+  real matrix real. Converges for every spectrum off the closed negative real axis.
+- log: transformation-free inverse scaling and squaring (H08 sec. 11.5, Algorithm 11.10
+  ("inverse scaling and squaring", without a Schur form); Cheng et al. 2001): take square roots
+  with the iteration above until ``||X - I||_1 <= 0.25``, then ``log A = 2^s r_8(X - I)`` with
+  the [8/8] Pade approximant of ``log(1 + x)`` evaluated in partial fractions, whose nodes and
+  weights are those of 8-point Gauss-Legendre quadrature of ``log(1+x) = int_0^1 x/(1+tx) dt``
+  (H08 sec. 11.4, eq. (11.18); Higham, SIAM J. Matrix Anal. Appl. 22 (2001) 1126-1135). The
+  truncation error for ``||X - I|| <= 0.25`` is below 1e-20, far under double rounding.
+- pow<k>: ``torch.linalg.matrix_power`` (binary powering, i.e. repeated squaring).
+
+Domain and failures are reported per matrix (``matrix_function_masked``) or as one
+``OutOfDomainError`` naming how many matrices failed and why (``matrix_function``); never as a
+silent NaN. A matrix is marked invalid when its entries are not finite, it is outside the
+function's domain (sign: an eigenvalue with ``|Re lambda| <= 1e-10 * max(1, ||A||_F)``; log and
+sqrt: an eigenvalue within ``1e-10 * max(1, ||A||_F)`` of the closed negative real axis), an
+iteration did not converge, or the a-posteriori residual check (``S^2 = I``, ``X^2 = A``,
+``exp(L) = A``) exceeds 1e-8 relative.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = [
+    "FUNCTIONS",
+    "MaskedResult",
+    "OutOfDomainError",
+    "check_function_name",
+    "known_functions",
+    "matrix_function",
+    "matrix_function_masked",
+]
+
+FUNCTIONS: tuple[str, ...] = ("exp", "sign", "sin", "cos", "log", "sqrt")
+_POW_RE = re.compile(r"^pow(\d+)$")
+
+# Relative distance (in units of max(1, ||A||_F)) below which an eigenvalue counts as lying on
+# the imaginary axis (sign) or on the closed negative real axis (log, sqrt).
+DOMAIN_TOL = 1e-10
+# Relative residual above which a computed sign/sqrt/log is reported as a failure.
+RESIDUAL_TOL = 1e-8
+MAX_ITER = 100
+
+
+class OutOfDomainError(ValueError):
+    """Some matrices are outside the function's domain, or its iteration did not converge."""
+
+
+class MaskedResult(NamedTuple):
+    """``value`` (..., n, n) float64, NaN where invalid; ``valid`` (...) bool."""
+
+    value: Tensor
+    valid: Tensor
+
+
+def known_functions() -> list[str]:
+    """Registry names, with the literal ``"pow<k>"`` standing for ``pow2``, ``pow3``, ..."""
+    return [*FUNCTIONS, "pow<k>"]
+
+
+def check_function_name(name: str) -> str:
+    """Return the canonical registry name of ``name``; raise ValueError listing known names."""
+    if not isinstance(name, str):
+        raise ValueError(f"function name must be a string, got {type(name).__name__}")
+    key = name.strip().lower()
+    if key in FUNCTIONS:
+        return key
+    match = _POW_RE.match(key)
+    if match is not None:
+        k = int(match.group(1))
+        if k >= 2:
+            return f"pow{k}"
+        raise ValueError(f"pow<k> needs an integer k >= 2, got {name!r}")
+    raise ValueError(f"unknown matrix function {name!r}; known: {', '.join(known_functions())}")
+
+
+def _as_batch(A) -> Tensor:
+    """Validate and convert ``A`` to a float64 tensor of shape (..., n, n)."""
+    if not isinstance(A, Tensor):
+        A = torch.as_tensor(np.asarray(A))
+    if A.is_complex():
+        raise ValueError("matrix functions here take real matrices; got a complex tensor")
+    if A.dim() < 2 or A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"expected a tensor of shape (..., n, n), got {tuple(A.shape)}")
+    if A.shape[-1] < 1:
+        raise ValueError("matrices must be at least 1 x 1")
+    return A.to(torch.float64)
+
+
+def _fro(X: Tensor) -> Tensor:
+    return torch.linalg.matrix_norm(X, ord="fro")
+
+
+def _eye_like(X: Tensor) -> Tensor:
+    n = X.shape[-1]
+    return torch.eye(n, dtype=X.dtype, device=X.device).expand_as(X)
+
+
+def _sign_newton(A: Tensor) -> tuple[Tensor, Tensor]:
+    """Scaled Newton iteration for sign(A), A of shape (B, n, n).
+
+    Higham (2008), Algorithm 5.14: determinantal scaling mu_k = |det X_k|^{-1/n} until the
+    relative change delta_{k+1} = ||X_{k+1} - X_k||_F / ||X_{k+1}||_F falls below 1e-2; stop
+    when ||X_{k+1} - X_k||_F <= (n u ||X_{k+1}||_F / ||X_k^{-1}||_F)^{1/2}, or, once unscaled,
+    when the change stops halving (rounding level reached). Returns (X, converged).
+    """
+    B, n, _ = A.shape
+    tol_cgce = n * torch.finfo(torch.float64).eps / 2
+    X = A.clone()
+    converged = torch.zeros(B, dtype=torch.bool)
+    failed = torch.zeros(B, dtype=torch.bool)
+    scale = torch.ones(B, dtype=torch.bool)
+    delta_prev = torch.full((B,), math.inf, dtype=torch.float64)
+    active = torch.arange(B)
+    for _ in range(MAX_ITER):
+        if active.numel() == 0:
+            break
+        Xa = X[active]
+        Y, info = torch.linalg.inv_ex(Xa)
+        singular = info != 0
+        _, logabsdet = torch.linalg.slogdet(Xa)
+        mu = torch.where(scale[active], torch.exp(-logabsdet / n), torch.ones_like(logabsdet))
+        mu = torch.where(torch.isfinite(mu), mu, torch.ones_like(mu))
+        X_new = 0.5 * (mu[:, None, None] * Xa + Y / mu[:, None, None])
+        diff = _fro(X_new - Xa)
+        norm_new = _fro(X_new)
+        delta = diff / norm_new
+        stop = diff <= torch.sqrt(tol_cgce * norm_new / _fro(Y))
+        stop |= (delta > delta_prev[active] / 2) & ~scale[active]
+        bad = singular | ~torch.isfinite(X_new).flatten(1).all(dim=1)
+        scale[active] &= ~(delta <= 1e-2)
+        delta_prev[active] = delta
+        X[active] = torch.where(bad[:, None, None], Xa, X_new)
+        failed[active[bad]] = True
+        converged[active[stop & ~bad]] = True
+        active = active[~(stop | bad)]
+    return X, converged & ~failed
+
+
+def _sqrt_db(A: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Principal square root by the scaled product-form Denman-Beavers iteration.
+
+    Higham (2008), sec. 6.3 (product form, Cheng et al. 2001): with M_0 = Y_0 = A,
+    M_{k+1} = (I + (mu^2 M_k + mu^{-2} M_k^{-1}) / 2) / 2, Y_{k+1} = mu Y_k (I + mu^{-2} M_k^{-1}) / 2,
+    mu_k = |det M_k|^{-1/(2n)}; Y_k -> A^{1/2}, M_k -> I. A of shape (B, n, n).
+    Returns (Y, M, converged).
+    """
+    B, n, _ = A.shape
+    eps = torch.finfo(torch.float64).eps
+    eye = torch.eye(n, dtype=A.dtype)
+    M = A.clone()
+    Y = A.clone()
+    converged = torch.zeros(B, dtype=torch.bool)
+    failed = torch.zeros(B, dtype=torch.bool)
+    scale = torch.ones(B, dtype=torch.bool)
+    res_prev = torch.full((B,), math.inf, dtype=torch.float64)
+    active = torch.arange(B)
+    for _ in range(MAX_ITER):
+        if active.numel() == 0:
+            break
+        Ma, Ya = M[active], Y[active]
+        Minv, info = torch.linalg.inv_ex(Ma)
+        _, logabsdet = torch.linalg.slogdet(Ma)
+        mu = torch.where(scale[active], torch.exp(-logabsdet / (2 * n)), torch.ones_like(logabsdet))
+        mu = torch.where(torch.isfinite(mu), mu, torch.ones_like(mu))[:, None, None]
+        M_new = 0.5 * (eye + 0.5 * (mu**2 * Ma + Minv / mu**2))
+        Y_new = 0.5 * mu * (Ya + Ya @ Minv / mu**2)
+        res = _fro(M_new - eye)
+        # Scaling only helps far from convergence; near it, it would slow the quadratic phase.
+        scale[active] &= ~(res <= 1e-2)
+        # ||M_{k+1} - I|| ~ ||M_k - I||^2 / 4, so one step after ||M_k - I|| <= 1e-7 the error
+        # is at rounding level; stopping there avoids iterating on rounding noise.
+        stop = (res <= 10 * n * eps) | (res_prev[active] <= 1e-7)
+        res_prev[active] = res
+        bad = (info != 0) | ~torch.isfinite(Y_new).flatten(1).all(dim=1)
+        bad |= ~torch.isfinite(M_new).flatten(1).all(dim=1)
+        M[active] = torch.where(bad[:, None, None], Ma, M_new)
+        Y[active] = torch.where(bad[:, None, None], Ya, Y_new)
+        failed[active[bad]] = True
+        converged[active[stop & ~bad]] = True
+        active = active[~(stop | bad)]
+    return Y, M, converged & ~failed
+
+
+# Gauss-Legendre nodes/weights on [0, 1]: the [m/m] Pade approximant of log(1+x) is
+# r_m(x) = sum_j w_j x / (1 + t_j x) (Higham 2001, Theorem 4.3; H08 eq. (11.18)).
+_PADE_M = 8
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(_PADE_M)
+_PADE_T = torch.tensor((_GL_X + 1) / 2, dtype=torch.float64)
+_PADE_W = torch.tensor(_GL_W / 2, dtype=torch.float64)
+_LOG_THETA = 0.25
+_MAX_SQRTS = 64
+
+
+def _log_iss(A: Tensor) -> tuple[Tensor, Tensor]:
+    """Principal logarithm by transformation-free inverse scaling and squaring, A (B, n, n).
+
+    Higham (2008), sec. 11.5, Algorithm 11.10 (Cheng, Higham, Kenney & Laub 2001): square roots
+    until ||X - I||_1 <= 0.25, then log A = 2^s r_8(X - I). Returns (L, converged).
+    """
+    B, n, _ = A.shape
+    eye = torch.eye(n, dtype=A.dtype)
+    X = A.clone()
+    s = torch.zeros(B, dtype=torch.float64)
+    ok = torch.ones(B, dtype=torch.bool)
+    near = torch.zeros(B, dtype=torch.bool)
+    for _ in range(_MAX_SQRTS + 1):
+        dist = torch.linalg.matrix_norm(X - eye, ord=1)
+        near |= dist <= _LOG_THETA
+        todo = torch.nonzero(~near & ok).flatten()
+        if todo.numel() == 0:
+            break
+        Y, _, conv = _sqrt_db(X[todo])
+        X[todo] = Y
+        s[todo] += 1
+        ok[todo[~conv]] = False
+    ok &= near
+    E = X - eye  # (B, n, n)
+    # Partial fractions: sum_j w_j (I + t_j E)^{-1} E, all m nodes in one batched solve.
+    lhs = eye + _PADE_T[:, None, None, None] * E[None]  # (m, B, n, n)
+    terms = torch.linalg.solve_ex(lhs, E[None].expand_as(lhs))[0]  # (m, B, n, n)
+    R = (_PADE_W[:, None, None, None] * terms).sum(dim=0)  # (B, n, n)
+    L = R * torch.pow(2.0, s)[:, None, None]  # exact: a power of two
+    ok &= torch.isfinite(L).flatten(1).all(dim=1)
+    return L, ok
+
+
+def _eigen_domain(A: Tensor, function: str) -> Tensor:
+    """True where the spectrum of A (B, n, n) lies inside the function's domain."""
+    lam = torch.linalg.eigvals(A)  # (B, n) complex
+    tol = DOMAIN_TOL * torch.clamp(_fro(A), min=1.0)[:, None]
+    if function == "sign":
+        return (lam.real.abs() > tol).all(dim=1)
+    # Distance to the closed negative real axis (-inf, 0].
+    dist = torch.where(lam.real >= 0, lam.abs(), lam.imag.abs())
+    return (dist > tol).all(dim=1)
+
+
+def _rel_residual(R: Tensor, scale: Tensor) -> Tensor:
+    return _fro(R) / torch.clamp(scale, min=torch.finfo(torch.float64).tiny)
+
+
+def _evaluate(name: str, A: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    """Compute f(A) for A (B, n, n) finite; return (value, valid, reasons)."""
+    B, n, _ = A.shape
+    reasons: dict[str, Tensor] = {}
+    valid = torch.ones(B, dtype=torch.bool)
+    if name == "exp":
+        F = torch.linalg.matrix_exp(A)
+    elif name in ("sin", "cos"):
+        E = torch.linalg.matrix_exp(1j * A.to(torch.complex128))
+        F = E.imag.clone() if name == "sin" else E.real.clone()
+    elif name.startswith("pow"):
+        F = torch.linalg.matrix_power(A, int(name[3:]))
+    elif name == "sign":
+        domain = _eigen_domain(A, "sign")
+        reasons["eigenvalue on or near the imaginary axis"] = ~domain
+        F = torch.zeros_like(A)
+        conv_all = torch.ones(B, dtype=torch.bool)
+        idx = torch.nonzero(domain).flatten()
+        if idx.numel():
+            S, conv = _sign_newton(A[idx])
+            F[idx] = S
+            conv_all[idx] = conv
+        reasons["Newton iteration did not converge"] = ~conv_all & domain
+        ok = domain & conv_all
+        # Rounding in S @ S is of order u ||S||_F^2, in SA - AS of order u ||S||_F ||A||_F.
+        norm_S = _fro(F)
+        resid = _rel_residual(F @ F - _eye_like(F), norm_S**2)
+        resid = torch.maximum(resid, _rel_residual(F @ A - A @ F, norm_S * _fro(A)))
+        reasons["residual check failed (S^2 = I, SA = AS)"] = ok & ~(resid <= RESIDUAL_TOL)
+    elif name in ("sqrt", "log"):
+        domain = _eigen_domain(A, name)
+        reasons["eigenvalue on or near the closed negative real axis"] = ~domain
+        F = torch.zeros_like(A)
+        conv_all = torch.ones(B, dtype=torch.bool)
+        idx = torch.nonzero(domain).flatten()
+        if idx.numel():
+            if name == "sqrt":
+                X, _, conv = _sqrt_db(A[idx])
+            else:
+                X, conv = _log_iss(A[idx])
+            F[idx] = X
+            conv_all[idx] = conv
+        key = "square-root iteration did not converge"
+        reasons[key] = ~conv_all & domain
+        ok = domain & conv_all
+        if name == "sqrt":
+            resid = _rel_residual(F @ F - A, _fro(A))
+            check = "residual check failed (X^2 = A)"
+        else:
+            resid = _rel_residual(torch.linalg.matrix_exp(F) - A, _fro(A))
+            check = "residual check failed (exp(L) = A)"
+        reasons[check] = ok & ~(resid <= RESIDUAL_TOL)
+    else:  # pragma: no cover - names are checked before
+        raise ValueError(f"unknown matrix function {name!r}; known: {known_functions()}")
+    finite = torch.isfinite(F).flatten(1).all(dim=1)
+    for bad in reasons.values():
+        valid &= ~bad
+    reasons["result not finite"] = valid & ~finite
+    valid &= finite
+    return F, valid, reasons
+
+
+def _run(name: str, A) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    name = check_function_name(name)
+    A = _as_batch(A)
+    batch_shape = A.shape[:-2]
+    n = A.shape[-1]
+    flat = A.reshape(-1, n, n)  # (B, n, n)
+    finite = torch.isfinite(flat).flatten(1).all(dim=1)
+    value = torch.full_like(flat, math.nan)
+    valid = torch.zeros(flat.shape[0], dtype=torch.bool)
+    reasons = {"input not finite": ~finite}
+    idx = torch.nonzero(finite).flatten()
+    if idx.numel():
+        F, ok, why = _evaluate(name, flat[idx])
+        value[idx] = torch.where(ok[:, None, None], F, torch.full_like(F, math.nan))
+        valid[idx] = ok
+        for key, bad in why.items():
+            full = torch.zeros(flat.shape[0], dtype=torch.bool)
+            full[idx] = bad
+            reasons[key] = full
+    value = value.reshape(*batch_shape, n, n)  # (..., n, n)
+    return value, valid.reshape(batch_shape), reasons
+
+
+def matrix_function_masked(name: str, A) -> MaskedResult:
+    """f(A) for every matrix of ``A`` (..., n, n) with a per-matrix validity mask.
+
+    Returns ``MaskedResult(value, valid)``: ``value`` float64 (..., n, n) equal to f(A) where
+    ``valid`` (...) is True and NaN elsewhere. A matrix is invalid when its entries are not
+    finite, it lies outside (or within 1e-10 relative of the boundary of) the domain, the
+    iteration did not converge, or the residual check failed (see the module docstring).
+    Raises ValueError for an unknown name or a non-square / complex input.
+    """
+    value, valid, _ = _run(name, A)
+    return MaskedResult(value, valid)
+
+
+def matrix_function(name: str, A) -> Tensor:
+    """f(A) for every matrix of ``A`` (..., n, n), float64, same shape.
+
+    Raises ``OutOfDomainError`` saying how many matrices failed and why if any matrix is
+    invalid (see ``matrix_function_masked``); ValueError for an unknown name or bad shape.
+    """
+    value, valid, reasons = _run(name, A)
+    if not bool(valid.all()):
+        total = int((~valid).sum())
+        parts = [f"{int(bad.sum())} {why}" for why, bad in reasons.items() if bool(bad.any())]
+        raise OutOfDomainError(
+            f"{total} of {valid.numel()} matrices have no reliable {check_function_name(name)}: "
+            + "; ".join(parts)
+            + " (use matrix_function_masked for a per-matrix mask)"
+        )
+    return value
