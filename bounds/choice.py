@@ -120,10 +120,10 @@ class Choice:
         """One row of :func:`latex_table`."""
         s_or_p = self.s if self.p is None else f"p={self.p}"
         return (
-            f"{self.method.replace('_', ' ')} & {self.n} & {_latex_float(self.eps)} & "
+            f"{self.method.replace('_', ' ')} & {self.n} & ${_latex_float(self.eps)}$ & "
             f"{self.r:g} & {self.K} & {s_or_p} & {format_m(self.method, self.m)} & "
             f"{self.depth} & {self.width} & {self.params} & "
-            f"{_latex_float(self.certified_error)} \\\\"
+            f"${_latex_float(self.certified_error)}$ \\\\"
         )
 
     def _repr_latex_(self) -> str:

@@ -1,0 +1,160 @@
+"""Command line: ``python -m bounds --n 5 --eps 1e-6 --radius 1 [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+
+from .choice import Choice, format_m, latex_table
+from .rules import ALL_METHODS, NORMS, OBJECTIVES, choose
+
+DESCRIPTION = """\
+Certified sizes of ReLU networks that approximate the matrix exponential.
+
+Theorem (THEORY.md section 8): for n >= 1, r > 0 and eps in (0, 1) there is an explicit ReLU
+network Phi with sup over ||A||_2 <= r of ||Phi(A) - exp(A)||_F <= eps. Its width is
+8n^3 + 2n^2 (Taylor/Horner H, scaling and squaring SS), its depth O(Lambda^2) for H and
+O(Lambda^(3/2)) for SS, Lambda = 1 + r + ln(n/eps). This command runs the choice rules of
+THEORY.md (H: section 5, SS: section 6, Paterson-Stockmeyer PS: section 7), decided in 60-digit
+arithmetic, and prints the chosen integers with the exact counts: K Taylor degree, s squarings,
+p PS block size, m layers per product (SS: m_0/m_1,...,m_s), depth = hidden layers,
+width = largest hidden layer, params = nonzero weights and biases (output map included), and
+the certified error bound (always <= eps). Several values of --n/--eps/--radius give one row
+per combination."""
+
+EPILOG = """\
+examples:
+  python -m bounds --n 5 --eps 1e-6 --radius 1
+  python -m bounds --n 2 3 5 10 --eps 1e-2 1e-4 1e-6 --radius 1 4
+  python -m bounds --n 3 --eps 1e-8 --radius 4 --method best --objective depth --json
+
+Bad input prints one line on stderr and exits with status 2."""
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line on stderr instead of usage + message
+        raise _UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m bounds",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--n", type=int, nargs="+", required=True, help="matrix size(s), >= 1")
+    parser.add_argument("--eps", type=float, nargs="+", required=True, help="error tolerance(s), in (0, 1)")
+    parser.add_argument(
+        "--radius",
+        type=float,
+        nargs="+",
+        required=True,
+        help="radius r of the domain ||A||_2 <= r, > 0",
+    )
+    parser.add_argument(
+        "--method",
+        choices=(*ALL_METHODS, "best", "all"),
+        default="all",
+        help="choice rule; 'all' prints every method, 'best' the one with least --objective (default: all)",
+    )
+    parser.add_argument(
+        "--norm",
+        choices=NORMS,
+        default="fro",
+        help="norm of the certified error: Frobenius or spectral (default: fro)",
+    )
+    parser.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default="depth",
+        help="what --method best minimises (default: depth)",
+    )
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    fmt.add_argument("--latex", action="store_true", help="print a LaTeX tabular")
+    return parser
+
+
+_COLUMNS = (
+    ("method", "<"),
+    ("n", ">"),
+    ("eps", ">"),
+    ("r", ">"),
+    ("K", ">"),
+    ("s", ">"),
+    ("p", ">"),
+    ("m", "<"),
+    ("depth", ">"),
+    ("width", ">"),
+    ("params", ">"),
+    ("certified error", ">"),
+)
+
+
+def format_table(choices: list[Choice]) -> str:
+    """A plain aligned table, one row per choice."""
+    rows = [
+        (
+            c.method,
+            str(c.n),
+            f"{c.eps:g}",
+            f"{c.r:g}",
+            str(c.K),
+            str(c.s),
+            "-" if c.p is None else str(c.p),
+            format_m(c.method, c.m),
+            str(c.depth),
+            str(c.width),
+            str(c.params),
+            f"{c.certified_error:.3e}",
+        )
+        for c in choices
+    ]
+    header = tuple(name for name, _ in _COLUMNS)
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(row):
+        cells = [f"{cell:{align}{w}}" for cell, (_, align), w in zip(row, _COLUMNS, widths, strict=True)]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([line(header), *map(line, rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 success, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        print(f"python -m bounds: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    methods = ALL_METHODS if args.method == "all" else (args.method,)
+    choices = []
+    try:
+        for n, eps, r, method in itertools.product(args.n, args.eps, args.radius, methods):
+            choices.append(choose(n, eps, r, method, args.norm, objective=args.objective))
+    except ValueError as exc:
+        print(f"python -m bounds: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([c.to_dict() for c in choices], indent=1))
+    elif args.latex:
+        print(latex_table(choices))
+    else:
+        norm = "Frobenius" if args.norm == "fro" else "spectral"
+        print(f"# certified ReLU networks for exp(A), ||A||_2 <= r, error in the {norm} norm")
+        print(format_table(choices))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
