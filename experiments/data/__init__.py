@@ -16,8 +16,30 @@ from experiments.data.matfuncs import (
     matrix_function,
     matrix_function_masked,
 )
+from experiments.data.sampling import (
+    DISTRIBUTION_PARAMS,
+    DISTRIBUTIONS,
+    Batch,
+    MatrixStream,
+    SamplerConfig,
+    TestSet,
+    default_distribution,
+    draw_matrices,
+    make_test_set,
+    sample,
+)
 
 __all__ = [
+    "DISTRIBUTIONS",
+    "DISTRIBUTION_PARAMS",
+    "Batch",
+    "MatrixStream",
+    "SamplerConfig",
+    "TestSet",
+    "default_distribution",
+    "draw_matrices",
+    "make_test_set",
+    "sample",
     "FUNCTIONS",
     "MaskedResult",
     "OutOfDomainError",
