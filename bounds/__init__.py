@@ -23,6 +23,7 @@ from .counts import (
     square_first_from_taylor,
     squaring_net,
 )
+from .grid import GridChoice, GridCounts, choose_grid, evaluate_counts_grid
 from .rules import (
     ALL_METHODS,
     DPS,
@@ -49,10 +50,14 @@ __all__ = [
     "OBJECTIVES",
     "Choice",
     "Counts",
+    "GridChoice",
+    "GridCounts",
     "HornerConstants",
     "PatersonStockmeyerConstants",
     "SquaringConstants",
     "choose",
+    "choose_grid",
+    "evaluate_counts_grid",
     "format_m",
     "horner_b0_closed_form",
     "horner_constants",
