@@ -7,6 +7,15 @@ Three modules, each importing only downward (matfuncs <- sampling; encodings sta
 - ``encodings``: the P10, P1000, B1999 and FP15 tokenisations of Charton (TMLR 2022).
 """
 
+from experiments.data.encodings import (
+    BOS,
+    ENCODINGS,
+    EOS,
+    MAX_DIM,
+    PAD,
+    Encoding,
+    get_encoding,
+)
 from experiments.data.matfuncs import (
     FUNCTIONS,
     MaskedResult,
@@ -30,6 +39,13 @@ from experiments.data.sampling import (
 )
 
 __all__ = [
+    "BOS",
+    "ENCODINGS",
+    "EOS",
+    "MAX_DIM",
+    "PAD",
+    "Encoding",
+    "get_encoding",
     "DISTRIBUTIONS",
     "DISTRIBUTION_PARAMS",
     "Batch",
