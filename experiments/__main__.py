@@ -1,0 +1,174 @@
+"""Command line: ``python -m experiments {train,evaluate,summarize} ...``.
+
+Each subcommand is one function ``cmd_<name>(args) -> int`` plus one function that adds its
+arguments, registered in COMMANDS; adding ``compare``/``figures``/``reproduce`` is one more
+entry. Bad input (unknown names, bad --set keys or values, unusable run folders or
+checkpoints) prints one line ``experiments: error: ...`` on stderr and exits with status 2,
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["COMMANDS", "main", "build_parser"]
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), like every other bad input."""
+
+    def error(self, message: str):  # noqa: D401
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _fail(message: str, status: int = EXIT_BAD_INPUT) -> int:
+    first = " ".join(str(message).split())  # one line, whatever the exception text held
+    print(f"experiments: error: {first}", file=sys.stderr)
+    return status
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+
+
+def _args_train(p: argparse.ArgumentParser) -> None:
+    from experiments.config import known_configs
+
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--config",
+        metavar="NAME|PATH",
+        help=f"named config ({', '.join(known_configs())}) or a config .json file",
+    )
+    src.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set encoding=FP15 --set function=sin (repeatable)",
+    )
+    p.add_argument("--out", metavar="DIR", help="run folder (default runs/<config>-<f>-<enc>-s<seed>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Start a run (--config) or continue one (--resume); prints the run folder and accuracy."""
+    from experiments.config import load_config
+    from experiments.train import NonFiniteLossError, train
+
+    try:
+        if args.resume:
+            if args.overrides or args.out:
+                return _fail("--resume takes no --set or --out: a run continues its own config")
+            run_dir = Path(args.resume)
+            if not (run_dir / "config.json").is_file():
+                return _fail(
+                    f"cannot resume {str(run_dir)!r}: no config.json there; allowed: a run "
+                    "folder written by `python -m experiments train`"
+                )
+            config = load_config(str(run_dir / "config.json"))
+            result = train(config, run_dir, resume=True, quiet=args.quiet)
+        else:
+            config = load_config(args.config, args.overrides)
+            result = train(config, args.out, quiet=args.quiet)
+    except NonFiniteLossError as e:
+        return _fail(str(e), EXIT_FAILED)
+    except ValueError as e:  # ConfigError, RunFolderError, CheckpointError, data-layer checks
+        return _fail(str(e))
+    if result.run_dir is None:  # a non-zero torchrun rank: rank 0 reports
+        return 0
+    if result.stopped_by == "already_finished":
+        print(f"{result.run_dir}: run already finished at step {result.step}; nothing to do")
+        return 0
+    acc = result.final["accuracy"] if result.final else {}
+    summary = ", ".join(f"acc<{float(t) * 100:g}%={v['acc']:.3f}" for t, v in acc.items())
+    print(f"{result.run_dir}: {result.step} steps ({result.stopped_by}); {summary}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate
+
+
+def _args_evaluate(p: argparse.ArgumentParser) -> None:
+    from experiments.evaluate import NORMS
+
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--test-set", metavar="FILE", help="a TestSet file (default: the run's)")
+    p.add_argument("--norm", default="l1", help=f"one of {', '.join(NORMS)} (default l1)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Score RUN_DIR's checkpoint; a table (or --json) on stdout."""
+    from experiments.evaluate import evaluate_run
+
+    try:
+        result = evaluate_run(args.run_dir, args.test_set, norm=args.norm)
+    except ValueError as e:
+        return _fail(str(e))
+    d = result.to_dict()
+    if args.json:
+        print(json.dumps(d, indent=2))
+        return 0
+    print(f"{args.run_dir}: {d['n']} test matrices, norm {d['norm']}, invalid {d['n_invalid']}")
+    for tau, entry in d["accuracy"].items():
+        lo, hi = entry["ci95"]
+        print(f"  error < {float(tau):<6g} accuracy {entry['acc']:.4f}  95% CI [{lo:.4f}, {hi:.4f}]")
+    quants = ", ".join(f"q{q}={v:.3g}" if v is not None else f"q{q}=inf" for q, v in d["quantiles"].items())
+    print(f"  relative error quantiles: {quants}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# summarize
+
+
+def _args_summarize(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="RUNS", help="run folders or folders of them")
+    p.add_argument("--norm", default="l1", help="l1, fro or max (default l1)")
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    """Markdown accuracy and learning-curve tables of finished runs (reads files only)."""
+    from experiments.evaluate import summarize_runs
+
+    try:
+        print(summarize_runs(args.paths, norm=args.norm), end="")
+    except (ValueError, KeyError) as e:
+        return _fail(str(e))
+    return 0
+
+
+# name -> (add arguments, run, one-line help)
+COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] = {
+    "train": (_args_train, cmd_train, "train an MLP or transformer (or --resume a run)"),
+    "evaluate": (_args_evaluate, cmd_evaluate, "tolerance accuracy of a run's checkpoint"),
+    "summarize": (_args_summarize, cmd_summarize, "accuracy tables of finished run folders"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="experiments", description="Trained approximations of matrix functions.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, (add_args, _run, help_text) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command][1](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""Typed experiment configuration: dataclasses, named configs, `--set key=value` overrides.
+
+A run is fully described by one :class:`Config` = (:class:`ModelConfig`, :class:`DataConfig`,
+:class:`TrainConfig`) plus a name. Defaults live in the dataclasses; a named config is a small
+JSON file in ``experiments/configs/`` that overrides some of them and says why (nanoGPT's
+config-file habit, STYLE.md habit 9). Every run saves the full config as ``config.json``, which
+can itself be passed back as ``--config PATH``.
+
+Overrides use flat field names (``--set encoding=FP15 --set lr=1e-4``) or dotted ones
+(``--set train.lr=1e-4``); field names are unique across the three sections. Every value is
+parsed by the field's type and validated; errors are :class:`ConfigError` (a ValueError) with a
+one-line message naming what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "MODEL_KINDS",
+    "SCHEDULES",
+    "CONFIG_DIR",
+    "ConfigError",
+    "ModelConfig",
+    "DataConfig",
+    "TrainConfig",
+    "Config",
+    "known_configs",
+    "load_config",
+    "apply_overrides",
+    "parse_override",
+    "override_keys",
+]
+
+MODEL_KINDS = ("mlp", "transformer")
+SCHEDULES = ("cosine", "inverse_sqrt", "constant")
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+_DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+class ConfigError(ValueError):
+    """A config name, key or value that is not allowed; the message says what is."""
+
+
+def _positive_int(owner: object, *names: str) -> None:
+    for name in names:
+        v = getattr(owner, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+
+
+def _nonneg_int(owner: object, *names: str) -> None:
+    for name in names:
+        v = getattr(owner, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ConfigError(f"{name} must be a non-negative integer, got {v!r}")
+
+
+def _positive_float(owner: object, *names: str, allow_none: bool = False) -> None:
+    for name in names:
+        v = getattr(owner, name)
+        if v is None and allow_none:
+            continue
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        if not ok or v <= 0:
+            suffix = " or none" if allow_none else ""
+            raise ConfigError(f"{name} must be a finite number > 0{suffix}, got {v!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Model architecture. `kind` selects which of the two groups of sizes is used.
+
+    MLP (experiments.models.mlp.MLP): `width` neurons in each of `depth` hidden layers
+    (depth = affine maps minus one, the constructive networks' convention).
+    Transformer (experiments.models.transformer.Seq2SeqTransformer): `d_model`, `n_heads`,
+    `enc_layers`, `dec_layers`, `d_ff`, `dropout`.
+    """
+
+    kind: str = "transformer"
+    width: int = 256
+    depth: int = 4
+    d_model: int = 256
+    n_heads: int = 8
+    enc_layers: int = 2
+    dec_layers: int = 2
+    d_ff: int = 1024
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"unknown model kind {self.kind!r}; allowed: {', '.join(MODEL_KINDS)}")
+        _positive_int(self, "width", "depth", "d_model", "n_heads", "enc_layers", "dec_layers")
+        _positive_int(self, "d_ff")
+        if self.d_model % self.n_heads:
+            raise ConfigError(f"d_model={self.d_model} must be divisible by n_heads={self.n_heads}")
+        if not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What is learned: f, the input distribution, matrix size n and (transformer) encoding.
+
+    `distribution="auto"` resolves to the data layer's default for the function (e.g. sign ->
+    "sign_wellposed"), so `--set function=sign` alone gives a well-posed problem; the resolved
+    name is what config.json records. The test set is drawn with `test_seed`, independent of the
+    training seed, so every model trained on the same (function, distribution, n) is scored on
+    the same matrices.
+    """
+
+    function: str = "exp"
+    distribution: str = "auto"
+    params: dict = field(default_factory=dict)
+    n: int = 3
+    encoding: str = "P1000"
+    precision: int = 3
+    max_output_entry: float | None = None
+    max_cond: float | None = None
+    test_size: int = 1000
+    test_seed: int = 20261129
+
+    def __post_init__(self) -> None:
+        from experiments.data import (
+            DISTRIBUTIONS,
+            ENCODINGS,
+            check_function_name,
+            default_distribution,
+        )
+
+        try:
+            canonical = check_function_name(self.function)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        object.__setattr__(self, "function", canonical)
+        if self.distribution == "auto":
+            object.__setattr__(self, "distribution", default_distribution(canonical))
+        if self.distribution not in DISTRIBUTIONS:
+            raise ConfigError(
+                f"unknown distribution {self.distribution!r}; allowed: auto, {', '.join(DISTRIBUTIONS)}"
+            )
+        if self.encoding not in ENCODINGS:
+            raise ConfigError(f"unknown encoding {self.encoding!r}; allowed: {', '.join(ENCODINGS)}")
+        if not isinstance(self.params, dict):
+            raise ConfigError(f"params must be a JSON object, got {self.params!r}")
+        _positive_int(self, "n", "precision", "test_size")
+        _nonneg_int(self, "test_seed")
+        _positive_float(self, "max_output_entry", "max_cond", allow_none=True)
+        try:
+            self.sampler_config()
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+
+    def sampler_config(self):
+        """The data layer's SamplerConfig for these settings (validated there)."""
+        from experiments.data import SamplerConfig
+
+        return SamplerConfig(
+            function=self.function,
+            distribution=self.distribution,
+            n=self.n,
+            params=dict(self.params),
+            max_output_entry=self.max_output_entry,
+            max_cond=self.max_cond,
+        )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, budget, logging and hardware.
+
+    The learning rate rises linearly over `warmup` steps, then follows `schedule`: "cosine"
+    decays to `min_lr_ratio * lr` at `steps`; "inverse_sqrt" is lr * sqrt(warmup / step)
+    (Vaswani et al. 2017, eq. 3, without the d_model factor); "constant" stays at lr.
+    Training stops at `steps` or after `max_minutes` of training wall time, whichever comes
+    first (the schedule is always laid out over `steps`, so a run is deterministic in steps).
+    `batch_size` is per process; under torchrun the global batch is batch_size * world size.
+    """
+
+    batch_size: int = 64
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    warmup: int = 500
+    schedule: str = "cosine"
+    min_lr_ratio: float = 0.05
+    steps: int = 10_000
+    max_minutes: float | None = None
+    grad_clip: float = 1.0
+    log_every: int = 10
+    eval_every: int = 500
+    eval_size: int = 200
+    checkpoint_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    compile: bool = False
+    max_nonfinite: int = 10
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        _positive_int(self, "batch_size", "steps", "log_every", "eval_every", "eval_size")
+        _positive_int(self, "checkpoint_every", "max_nonfinite")
+        _nonneg_int(self, "warmup", "seed", "threads")
+        _positive_float(self, "lr", "grad_clip")
+        _positive_float(self, "max_minutes", allow_none=True)
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not (isinstance(self.min_lr_ratio, (int, float)) and 0 <= self.min_lr_ratio <= 1):
+            raise ConfigError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; allowed: {', '.join(SCHEDULES)}")
+        if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
+            raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate used for optimizer step `step` (0-based)."""
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        if self.schedule == "constant":
+            return self.lr
+        if self.schedule == "inverse_sqrt":
+            return self.lr * math.sqrt(max(self.warmup, 1) / (step + 1))
+        span = max(self.steps - self.warmup, 1)
+        t = min((step - self.warmup) / span, 1.0)
+        return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One experiment: a name plus model, data and training settings."""
+
+    name: str = "custom"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    description: str = ""
+
+    @property
+    def run_name(self) -> str:
+        """Default run folder name: <config>-<function>-<encoding or mlp>-s<seed>."""
+        tag = self.data.encoding if self.model.kind == "transformer" else "mlp"
+        return f"{self.name}-{self.data.function}-{tag}-s{self.train.seed}"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        """Build from a (possibly partial) nested dict; unknown keys raise ConfigError."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a JSON object, got {type(d).__name__}")
+        top = {"name", "description", *_SECTIONS}
+        unknown = sorted(set(d) - top)
+        if unknown:
+            raise ConfigError(f"unknown config section(s) {unknown}; allowed: {', '.join(sorted(top))}")
+        kwargs = {}
+        for section, section_cls in _SECTIONS.items():
+            sub = d.get(section, {})
+            if not isinstance(sub, dict):
+                raise ConfigError(f"config section {section!r} must be a JSON object")
+            names = [f.name for f in dataclasses.fields(section_cls)]
+            bad = sorted(set(sub) - set(names))
+            if bad:
+                raise ConfigError(f"unknown key(s) {bad} in section {section!r}; allowed: {', '.join(names)}")
+            hints = typing.get_type_hints(section_cls)
+            for k, v in sub.items():
+                _check_json_type(f"{section}.{k}", v, hints[k])
+            kwargs[section] = section_cls(**sub)
+        return cls(name=str(d.get("name", "custom")), description=str(d.get("description", "")), **kwargs)
+
+
+def _check_json_type(key: str, value: object, hint: object) -> None:
+    """Reject a JSON value whose type does not fit the field (e.g. a string for an int)."""
+    args = typing.get_args(hint)
+    allowed = args if args else (hint,)
+    for t in allowed:
+        if t is type(None) and value is None:
+            return
+        if t is bool and isinstance(value, bool):
+            return
+        if t is int and isinstance(value, int) and not isinstance(value, bool):
+            return
+        if t is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return
+        if t in (str, dict) and isinstance(value, t):
+            return
+    names = " or ".join(getattr(t, "__name__", str(t)).replace("NoneType", "none") for t in allowed)
+    raise ConfigError(f"{key} must be {names}, got {value!r}")
+
+
+def override_keys() -> dict[str, tuple[str, object]]:
+    """Flat override key -> (section, type hint), for every field of every section."""
+    keys = {}
+    for section, section_cls in _SECTIONS.items():
+        hints = typing.get_type_hints(section_cls)
+        for f in dataclasses.fields(section_cls):
+            keys[f.name] = (section, hints[f.name])
+    return keys
+
+
+def _parse_value(key: str, text: str, hint: object) -> object:
+    args = typing.get_args(hint)
+    types = args if args else (hint,)
+    if type(None) in types and text.strip().lower() in ("none", "null"):
+        return None
+    for t in types:
+        if t is bool:
+            low = text.strip().lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+        elif t is int:
+            try:
+                return int(text)
+            except ValueError:
+                pass
+        elif t is float:
+            try:
+                return float(text)
+            except ValueError:
+                pass
+        elif t is dict:
+            try:
+                v = json.loads(text)
+            except json.JSONDecodeError:
+                v = None
+            if isinstance(v, dict):
+                return v
+        elif t is str:
+            return text
+    names = " or ".join(getattr(t, "__name__", str(t)).replace("NoneType", "none") for t in types)
+    if dict in types:
+        names += ' (a JSON object, e.g. {"c": 2.0})'
+    raise ConfigError(f"--set {key}={text}: value must be {names}")
+
+
+def parse_override(item: str) -> tuple[str, str, object]:
+    """'key=value' -> (section, field, typed value); raises ConfigError naming allowed keys."""
+    if "=" not in item:
+        raise ConfigError(f"--set expects key=value, got {item!r}")
+    key, text = item.split("=", 1)
+    key = key.strip()
+    keys = override_keys()
+    section = None
+    if "." in key:
+        section, key = key.split(".", 1)
+    if key not in keys or (section is not None and keys[key][0] != section):
+        allowed = ", ".join(sorted(keys))
+        raise ConfigError(f"unknown --set key {key!r}; allowed keys: {allowed}")
+    section, hint = keys[key]
+    return section, key, _parse_value(key, text, hint)
+
+
+def _override_dict(d: dict, items: Iterable[str]) -> dict:
+    """Copy of a nested config dict with `key=value` overrides set (parsed, not yet validated)."""
+    d = {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items()}
+    for item in items:
+        section, key, value = parse_override(item)
+        d.setdefault(section, {})
+        if not isinstance(d[section], dict):
+            raise ConfigError(f"config section {section!r} must be a JSON object")
+        d[section][key] = value
+    return d
+
+
+def apply_overrides(config: Config, items: Iterable[str]) -> Config:
+    """A new Config with `key=value` overrides applied and re-validated."""
+    return Config.from_dict(_override_dict(config.to_dict(), items))
+
+
+def known_configs() -> list[str]:
+    """Names of the named configs shipped in experiments/configs/."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+
+
+def load_config(name_or_path: str, overrides: Iterable[str] = ()) -> Config:
+    """A named config (see known_configs()) or a JSON file path, with overrides applied.
+
+    Raises:
+        ConfigError: unknown name, unreadable/invalid file, or invalid override.
+    """
+    path = Path(name_or_path)
+    if path.suffix == ".json" or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"config file {name_or_path!r} does not exist")
+    else:
+        path = CONFIG_DIR / f"{name_or_path}.json"
+        if not path.is_file():
+            raise ConfigError(
+                f"unknown config {name_or_path!r}; allowed: {', '.join(known_configs())} "
+                "or a path to a .json file"
+            )
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"cannot read config {str(path)!r}: {e}") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"config {str(path)!r} must hold a JSON object")
+    d.setdefault("name", path.stem)
+    # Overrides go into the raw dict, so a named config's distribution="auto" follows a
+    # --set function=... override (sign -> sign_wellposed).
+    return Config.from_dict(_override_dict(d, overrides))
