@@ -6,22 +6,26 @@ ReLU between them that the theorem speaks of; :func:`count` reads depth, width a
 """
 
 from .builder import Carry, Form, NetworkBuilder
-from .exp_nets import METHODS, ExpNetwork, exp_network
+from .exp_nets import ALL_METHODS, METHODS, ExpNetwork, ExpNetworkBase, exp_network
 from .matmul import MatmulNet, matmul_structured
 from .oracle import DomainError, PrecisionWarning, eps_floor
+from .paterson_stockmeyer import PatersonStockmeyerNetwork
 from .product import ProductNet, SquareNet, product_structured
 from .relu_network import Counts, ReluNetwork, count
 from .squaring import SquaringNet, yarotsky_f
 
 __all__ = [
+    "ALL_METHODS",
     "METHODS",
     "Carry",
     "Counts",
     "DomainError",
     "ExpNetwork",
+    "ExpNetworkBase",
     "Form",
     "MatmulNet",
     "NetworkBuilder",
+    "PatersonStockmeyerNetwork",
     "PrecisionWarning",
     "ProductNet",
     "ReluNetwork",

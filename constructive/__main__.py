@@ -17,15 +17,15 @@ import warnings
 import torch
 
 from .check import check_network
-from .exp_nets import METHODS, exp_network
+from .exp_nets import ALL_METHODS, METHODS, exp_network
 from .relu_network import count
 
 DESCRIPTION = """\
 Build the ReLU network that approximates exp(A) on {A in R^(n x n): ||A||_2 <= r} to eps (THEORY.md,
-Methods H and SS), read its depth, width and parameter count off the realised weights, and print them
-beside the formulas of `python -m bounds`. With --check N, search for the worst error on N random
-matrices in the ball (a quarter on its boundary), structured extreme matrices and an adversarial
-ascent, against scipy.linalg.expm (mpmath below eps = 1e-9)."""
+Methods H and SS; PS with --method paterson_stockmeyer or all), read its depth, width and parameter
+count off the realised weights, and print them beside the formulas of `python -m bounds`. With
+--check N, search for the worst error on N random matrices in the ball (a quarter on its boundary),
+structured extreme matrices and an adversarial ascent, against scipy.linalg.expm (mpmath below eps = 1e-9)."""
 
 
 def _positive_int(text: str) -> int:
@@ -57,7 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=_positive_int, required=True, help="matrix size n >= 1")
     p.add_argument("--eps", type=_float, required=True, help="tolerance, 0 < eps < 1")
     p.add_argument("--radius", type=_float, required=True, help="norm radius r > 0 of the domain")
-    p.add_argument("--method", choices=(*METHODS, "all"), default="all", help="construction (default: all)")
+    p.add_argument(
+        "--method",
+        choices=(*ALL_METHODS, "paper", "all"),
+        default="paper",
+        help="one construction, 'paper' (horner and scaling_squaring; the default) or 'all' (adds "
+        "paterson_stockmeyer, THEORY.md section 7)",
+    )
     p.add_argument(
         "--norm",
         choices=("fro", "2"),
@@ -78,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args) -> list[dict]:
     rows = []
-    methods = METHODS if args.method == "all" else (args.method,)
+    methods = {"paper": METHODS, "all": ALL_METHODS}.get(args.method, (args.method,))
     for method in methods:
         t0 = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
@@ -94,6 +100,7 @@ def run(args) -> list[dict]:
             "radius": args.radius,
             "K": c.K,
             "s": c.s,
+            "p": c.p,
             "m": list(c.m),
             "depth": counted.depth,
             "width": counted.width,
@@ -121,7 +128,7 @@ def run(args) -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    cols = ["method", "K", "s", "m", "depth", "width", "params", "bounds", "certified"]
+    cols = ["method", "K", "s", "p", "m", "depth", "width", "params", "bounds", "certified"]
     if "worst_error" in rows[0]:
         cols += ["worst error", "worst/eps", "kind"]
     lines = []
@@ -130,6 +137,7 @@ def format_table(rows: list[dict]) -> str:
             r["method"],
             str(r["K"]),
             str(r["s"]),
+            "-" if r["p"] is None else str(r["p"]),
             "/".join(map(str, r["m"])) or "-",
             str(r["depth"]),
             str(r["width"]),

@@ -21,12 +21,64 @@ from .matmul import matmul_structured, product_stage
 from .oracle import certify_values, check_input, warn_if_unresolvable
 from .relu_network import ReluNetwork
 
-__all__ = ["ExpNetwork", "exp_network", "METHODS"]
+__all__ = ["ExpNetworkBase", "ExpNetwork", "exp_network", "METHODS", "ALL_METHODS"]
 
+#: The paper's methods (as ``bounds.METHODS``), and every method built here (``bounds.ALL_METHODS``).
 METHODS = ("horner", "scaling_squaring")
+ALL_METHODS = (*METHODS, "paterson_stockmeyer")
 
 
-class ExpNetwork(nn.Module):
+class ExpNetworkBase(nn.Module):
+    """What every exp network shares: the checked ``forward``, the cached explicit network and the
+    oracle's ``certify``. A subclass sets ``n, r, eps, norm, dtype, choice`` (by ``_setup``) and
+    implements ``structured`` (batched forward, no checks) and ``_build`` (the explicit network).
+    """
+
+    def _setup(self, n: int, r: float, eps, norm: str, dtype: torch.dtype, choice) -> None:
+        if norm not in ("fro", "2"):
+            raise ValueError(f"norm must be 'fro' or '2', got {norm!r}")
+        self.n, self.r = n, float(r)
+        self.eps, self.norm, self.dtype, self.choice = eps, norm, dtype, choice
+        self._explicit: ReluNetwork | None = None
+        if eps is not None:
+            warn_if_unresolvable(n, eps, r, dtype)
+
+    def structured(self, A: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _build(self) -> ReluNetwork:
+        raise NotImplementedError
+
+    def forward(self, A) -> torch.Tensor:
+        """Phi(A) for A of shape (..., n, n) after the domain checks (DomainError on violation)."""
+        return self.structured(check_input(A, self.n, self.r, self.dtype))
+
+    def to_relu_network(self) -> ReluNetwork:
+        """The explicit network (sparse COO weights): input vec(A) row-major, output vec(Phi(A))."""
+        if self._explicit is None:
+            self._explicit = self._build()
+        return self._explicit
+
+    def certify(self, A, candidate, tol: float):
+        """ "pass" / "fail" / "undecided" for ``||candidate - exp(A)|| <= tol`` (batched).
+
+        With ``||Phi(A) - exp(A)|| <= eps`` guaranteed in the network's norm, "pass" means
+        ``||candidate - Phi(A)|| <= tol - eps`` (certainly within tol of exp(A)), "fail" means it exceeds
+        ``tol + eps`` (certainly not). Returns a str for one matrix, an array of str for a batch.
+        """
+        if self.eps is None:
+            raise ValueError("certify needs a network built with a guaranteed eps (use exp_network)")
+        if tol <= 0:
+            raise ValueError(f"tol must be positive, got {tol}")
+        phi = self.forward(A)
+        cand = torch.as_tensor(candidate, dtype=self.dtype, device=phi.device)
+        if cand.shape != phi.shape:
+            raise ValueError(f"candidate has shape {tuple(cand.shape)}, expected {tuple(phi.shape)}")
+        ord_ = "fro" if self.norm == "fro" else 2
+        return certify_values(torch.linalg.matrix_norm(cand - phi, ord=ord_), self.eps, tol)
+
+
+class ExpNetwork(ExpNetworkBase):
     """A ReLU network approximating exp on ``{A in R^{n x n}: ||A||_2 <= r}``.
 
     Parameters follow THEORY.md: Taylor degree ``K``, ``m0`` layers per Taylor product, entry bounds
@@ -63,18 +115,13 @@ class ExpNetwork(nn.Module):
             raise ValueError("K >= 2 needs m0 >= 1 and mu[k] for k = 1..K-1")
         if len(M) != s or any(mj < 1 for mj in m_squarings):
             raise ValueError("need one range M_j and one m_j >= 1 per squaring")
-        if norm not in ("fro", "2"):
-            raise ValueError(f"norm must be 'fro' or '2', got {norm!r}")
-        self.n, self.r, self.K, self.s = n, float(r), K, s
+        self._setup(n, r, eps, norm, dtype, choice)
+        self.K, self.s = K, s
         self.m0 = m0 if K >= 2 else 0
         self.m_squarings = tuple(int(v) for v in m_squarings)
         self.mu = {k: float(mu[k]) for k in range(1, K)} if K >= 2 else {}
         self.M = tuple(float(v) for v in M)
         self.r_s = self.r / 2**s
-        self.eps, self.norm, self.dtype, self.choice = eps, norm, dtype, choice
-        self._explicit: ReluNetwork | None = None
-        if eps is not None:
-            warn_if_unresolvable(n, eps, r, dtype)
 
     # -- the structured (batched) realisation -------------------------------------------------
     def structured(self, A: torch.Tensor) -> torch.Tensor:
@@ -93,17 +140,7 @@ class ExpNetwork(nn.Module):
             Y = matmul_structured(Y, Y, Mj, Mj, mj)
         return Y
 
-    def forward(self, A) -> torch.Tensor:
-        """Phi(A) for A of shape (..., n, n) after the domain checks (DomainError on violation)."""
-        return self.structured(check_input(A, self.n, self.r, self.dtype))
-
     # -- the explicit ReLU network ------------------------------------------------------------
-    def to_relu_network(self) -> ReluNetwork:
-        """The explicit network (sparse COO weights): input vec(A) row-major, output vec(Phi(A))."""
-        if self._explicit is None:
-            self._explicit = self._build()
-        return self._explicit
-
     def _build(self) -> ReluNetwork:
         n, K = self.n, self.K
         b = NetworkBuilder(n * n)
@@ -131,25 +168,6 @@ class ExpNetwork(nn.Module):
             Y = product_stage(b, Y, None, Mj, Mj, mj)
         return b.realise([f for row in Y for f in row], dtype=self.dtype)
 
-    # -- oracle ----------------------------------------------------------------------------------
-    def certify(self, A, candidate, tol: float):
-        """ "pass" / "fail" / "undecided" for ``||candidate - exp(A)|| <= tol`` (batched).
-
-        With ``||Phi(A) - exp(A)|| <= eps`` guaranteed in the network's norm, "pass" means
-        ``||candidate - Phi(A)|| <= tol - eps`` (certainly within tol of exp(A)), "fail" means it exceeds
-        ``tol + eps`` (certainly not). Returns a str for one matrix, an array of str for a batch.
-        """
-        if self.eps is None:
-            raise ValueError("certify needs a network built with a guaranteed eps (use exp_network)")
-        if tol <= 0:
-            raise ValueError(f"tol must be positive, got {tol}")
-        phi = self.forward(A)
-        cand = torch.as_tensor(candidate, dtype=self.dtype, device=phi.device)
-        if cand.shape != phi.shape:
-            raise ValueError(f"candidate has shape {tuple(cand.shape)}, expected {tuple(phi.shape)}")
-        ord_ = "fro" if self.norm == "fro" else 2
-        return certify_values(torch.linalg.matrix_norm(cand - phi, ord=ord_), self.eps, tol)
-
     def extra_repr(self) -> str:
         return (
             f"n={self.n}, r={self.r:g}, K={self.K}, s={self.s}, m0={self.m0}, "
@@ -167,12 +185,22 @@ def exp_network(
 ) -> ExpNetwork:
     """The network ``bounds.choose(n, eps, r, method, norm)`` describes, built with its constants.
 
+    Methods: ``"horner"`` and ``"scaling_squaring"`` (:class:`ExpNetwork`), ``"paterson_stockmeyer"``
+    (:class:`~constructive.paterson_stockmeyer.PatersonStockmeyerNetwork`, THEORY.md section 7).
+
     Guarantee (THEORY.md Theorem, section 8): ``sup_{||A||_2 <= r} ||Phi(A) - exp(A)|| <= eps`` in the
     chosen norm, in exact arithmetic; a :class:`PrecisionWarning` says when dtype cannot resolve eps.
     """
     from bounds import choose  # bounds imports no torch; the arrow points this way only
 
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; constructive builds {', '.join(METHODS)}")
+    if method not in ALL_METHODS:
+        raise ValueError(f"unknown method {method!r}; constructive builds {', '.join(ALL_METHODS)}")
     c = choose(n, eps, r, method=method, norm=norm)
+    if method == "paterson_stockmeyer":
+        from .paterson_stockmeyer import PatersonStockmeyerNetwork  # it subclasses ExpNetworkBase
+
+        p = c.p if c.p is not None else 1
+        return PatersonStockmeyerNetwork(
+            n, r, c.K, p, c.m0, c.ps_nu, c.ps_M, eps=eps, norm=norm, dtype=dtype, choice=c
+        )
     return ExpNetwork(n, r, c.K, c.m0, c.m_squarings, c.mu, c.M, eps=eps, norm=norm, dtype=dtype, choice=c)
