@@ -228,10 +228,10 @@ class Encoding:
             # Shift rows that start with BOS one place left, padding at the end.
             shifted = np.concatenate([ids[:, 1:], np.full((B, 1), self.pad_id)], axis=1)
             ids = np.where(has_bos[:, None], shifted, ids)
-        stop = (ids == self.eos_id) | (ids == self.pad_id)
-        end = np.where(stop.any(axis=1), stop.argmax(axis=1), L)  # (B,) first EOS/PAD
         if L < length:
             return MaskedResult(torch.from_numpy(value), torch.from_numpy(valid))
+        stop = (ids == self.eos_id) | (ids == self.pad_id)
+        end = np.where(stop.any(axis=1), stop.argmax(axis=1), L)  # (B,) first EOS/PAD
         ok = end == length
         ok &= (ids[:, 0] == _DIM0 + r - 1) & (ids[:, 1] == _DIM0 + c - 1)
         body = ids[:, 2:length].reshape(B * r * c, self.tokens_per_number)  # (B r c, tpn)
@@ -244,16 +244,19 @@ class Encoding:
 
     def decode(self, tokens) -> np.ndarray | None:
         """The matrix a token list encodes, or None when malformed. Never raises."""
+        if isinstance(tokens, str):
+            return None
         try:
+            tokens = list(tokens)
+            if tokens and isinstance(tokens[0], str) and tokens[0] == BOS:
+                tokens = tokens[1:]
+            for i, t in enumerate(tokens):
+                if isinstance(t, str) and t in (EOS, PAD):
+                    tokens = tokens[:i]
+                    break
             ids = [self.token_to_id[t] for t in tokens]
         except (KeyError, TypeError):
             return None
-        if ids and ids[0] == self.bos_id:
-            ids = ids[1:]
-        for i, t in enumerate(ids):
-            if t in (self.eos_id, self.pad_id):
-                ids = ids[:i]
-                break
         if len(ids) < 2:
             return None
         r, c = ids[0] - _DIM0 + 1, ids[1] - _DIM0 + 1
