@@ -84,6 +84,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _fail(str(e), EXIT_FAILED)
     except ValueError as e:  # ConfigError, RunFolderError, CheckpointError, data-layer checks
         return _fail(str(e))
+    finally:
+        _leave_process_group()
     if result.run_dir is None:  # a non-zero torchrun rank: rank 0 reports
         return 0
     if result.stopped_by == "already_finished":
@@ -93,6 +95,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = ", ".join(f"acc<{float(t) * 100:g}%={v['acc']:.3f}" for t, v in acc.items())
     print(f"{result.run_dir}: {result.step} steps ({result.stopped_by}); {summary}")
     return 0
+
+
+def _leave_process_group() -> None:
+    """Under torchrun, train() joined a process group; leave it cleanly before exiting."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 # ---------------------------------------------------------------------------------------------

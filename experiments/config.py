@@ -41,6 +41,7 @@ __all__ = [
 
 MODEL_KINDS = ("mlp", "transformer")
 SCHEDULES = ("cosine", "inverse_sqrt", "constant")
+DECAY_OVER = ("steps", "time")
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 _DEVICE_RE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -180,7 +181,10 @@ class TrainConfig:
     decays to `min_lr_ratio * lr` at `steps`; "inverse_sqrt" is lr * sqrt(warmup / step)
     (Vaswani et al. 2017, eq. 3, without the d_model factor); "constant" stays at lr.
     Training stops at `steps` or after `max_minutes` of training wall time, whichever comes
-    first (the schedule is always laid out over `steps`, so a run is deterministic in steps).
+    first. `decay_over="steps"` lays the decay out over `steps` (deterministic: same seed, same
+    losses); `decay_over="time"` lays it out over the `max_minutes` budget, so runs of different
+    speed (e.g. encodings with longer sequences) each get a complete schedule in the same wall
+    time, at the price of step-exact reproducibility.
     `batch_size` is per process; under torchrun the global batch is batch_size * world size.
     """
 
@@ -189,6 +193,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup: int = 500
     schedule: str = "cosine"
+    decay_over: str = "steps"
     min_lr_ratio: float = 0.05
     steps: int = 10_000
     max_minutes: float | None = None
@@ -216,19 +221,26 @@ class TrainConfig:
             raise ConfigError(f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; allowed: {', '.join(SCHEDULES)}")
+        if self.decay_over not in DECAY_OVER:
+            raise ConfigError(f"unknown decay_over {self.decay_over!r}; allowed: {', '.join(DECAY_OVER)}")
+        if self.decay_over == "time" and self.max_minutes is None:
+            raise ConfigError("decay_over=time needs a max_minutes budget; allowed: set both")
         if not isinstance(self.device, str) or not _DEVICE_RE.match(self.device):
             raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
 
-    def lr_at(self, step: int) -> float:
-        """Learning rate used for optimizer step `step` (0-based)."""
+    def lr_at(self, step: int, time_fraction: float = 0.0) -> float:
+        """Learning rate for optimizer step `step` (0-based); `time_fraction` = elapsed/budget
+        is used instead of the step count when decay_over="time"."""
         if step < self.warmup:
             return self.lr * (step + 1) / self.warmup
         if self.schedule == "constant":
             return self.lr
         if self.schedule == "inverse_sqrt":
             return self.lr * math.sqrt(max(self.warmup, 1) / (step + 1))
-        span = max(self.steps - self.warmup, 1)
-        t = min((step - self.warmup) / span, 1.0)
+        if self.decay_over == "time":
+            t = min(max(time_fraction, 0.0), 1.0)
+        else:
+            t = min((step - self.warmup) / max(self.steps - self.warmup, 1), 1.0)
         return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
 

@@ -326,13 +326,14 @@ def _data_seed(seed: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, rank, 0x5EED]).generate_state(1)[0])
 
 
-def _out_of_time(local: bool, d: _Dist, device: torch.device) -> bool:
-    """Rank 0's clock decides for all ranks, so no rank stops alone and hangs the others."""
+def _rank0_elapsed(local: float, d: _Dist, device: torch.device) -> float:
+    """Rank 0's clock for every rank, so all stop at the same step and (decay_over="time")
+    use the same learning rate; otherwise ranks would hang or drift apart."""
     if not d.enabled:
         return local
-    flag = torch.tensor([1.0 if local else 0.0], device=device)
-    dist.broadcast(flag, src=0)
-    return bool(flag.item())
+    t = torch.tensor([local], dtype=torch.float64, device=device)
+    dist.broadcast(t, src=0)
+    return float(t.item())
 
 
 def _rng_state(device: torch.device) -> dict:
@@ -529,11 +530,13 @@ def train(
     try:
         while step < tc.steps:
             elapsed = elapsed0 + time.perf_counter() - t_start
-            if math.isfinite(budget_s) and _out_of_time(elapsed >= budget_s, d, device):
+            if math.isfinite(budget_s):
+                elapsed = _rank0_elapsed(elapsed, d, device)
+            if elapsed >= budget_s:
                 stopped_by = "time"
                 break
             batch = next(stream)
-            lr = tc.lr_at(step)
+            lr = tc.lr_at(step, elapsed / budget_s)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             loss, tokens = forward_loss(batch.A, batch.F)

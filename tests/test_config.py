@@ -28,7 +28,7 @@ def test_named_configs_exist_and_load():
 
 def test_named_config_sizes_follow_the_issue():
     cpu_t = load_config("cpu-transformer")
-    assert cpu_t.data.n == 3 and 128 <= cpu_t.model.d_model <= 256
+    assert cpu_t.data.n == 3 and 128 <= cpu_t.model.d_model <= 256 and cpu_t.train.threads == 1
     assert cpu_t.model.enc_layers >= 2 and cpu_t.model.dec_layers >= 2
     assert load_config("cpu-mlp").data.n == 3
     for name in ("gpu-mlp", "gpu-transformer"):
@@ -44,6 +44,7 @@ def test_overrides_are_typed():
             "function=sin",
             "train.lr=1e-4",
             "max_minutes=none",
+            "decay_over=steps",
             "compile=true",
             'params={"c": 0.5}',
         ],
@@ -92,6 +93,8 @@ def test_roundtrip_through_json(tmp_path):
         ("params=[1]", "JSON object"),
         ("dropout=1.5", r"dropout must be in \[0, 1\)"),
         ("max_minutes=-1", "max_minutes must be a finite number > 0 or none"),
+        ("max_minutes=none", "decay_over=time needs a max_minutes budget"),
+        ("decay_over=epochs", "allowed: steps, time"),
     ],
 )
 def test_bad_overrides_name_what_is_allowed(item, match):
@@ -146,3 +149,10 @@ def test_schedule_closed_forms():
     ti = TrainConfig(lr=2.0, warmup=100, schedule="inverse_sqrt")
     assert ti.lr_at(399) == pytest.approx(1.0)
     assert TrainConfig(lr=0.5, warmup=0, schedule="constant").lr_at(1000) == 0.5
+
+
+def test_time_decay_uses_the_budget_fraction():
+    tc = TrainConfig(lr=1.0, warmup=10, steps=10**6, max_minutes=1, decay_over="time")
+    assert tc.lr_at(5, time_fraction=0.9) == pytest.approx(0.6)  # warmup is still in steps
+    assert tc.lr_at(500, time_fraction=0.5) == pytest.approx(0.05 + 0.95 * 0.5)
+    assert tc.lr_at(500, time_fraction=1.0) == pytest.approx(0.05)

@@ -159,6 +159,20 @@ def test_blow_up_stops_after_max_nonfinite_in_a_row(tmp_path):
         train(cfg, tmp_path / "run", quiet=True)
 
 
+def test_wall_clock_budget_stops_and_decays(tmp_path):
+    cfg = load_config(
+        "tiny-mlp",
+        ["steps=1000000", "max_minutes=0.01", "decay_over=time", "warmup=0", "threads=1"],
+    )
+    res = train(cfg, tmp_path / "run", quiet=True)
+    assert res.stopped_by == "time" and 0 < res.step < 10**6
+    rows = [r for r in read_metrics(tmp_path / "run") if r["kind"] == "train"]
+    lrs = [r["lr"] for r in rows]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.5 * cfg.train.lr
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["stopped_by"] == "time" and results["steps"] == res.step
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
