@@ -6,6 +6,7 @@ ReLU between them that the theorem speaks of; :func:`count` reads depth, width a
 """
 
 from .builder import Carry, Form, NetworkBuilder
+from .exact import ExactCertificate, certify_exact
 from .exp_nets import ALL_METHODS, METHODS, ExpNetwork, ExpNetworkBase, exp_network
 from .matmul import MatmulNet, matmul_structured
 from .oracle import DomainError, PrecisionWarning, eps_floor
@@ -20,6 +21,7 @@ __all__ = [
     "Carry",
     "Counts",
     "DomainError",
+    "ExactCertificate",
     "ExpNetwork",
     "ExpNetworkBase",
     "Form",
@@ -31,6 +33,7 @@ __all__ = [
     "ReluNetwork",
     "SquareNet",
     "SquaringNet",
+    "certify_exact",
     "count",
     "eps_floor",
     "exp_network",
