@@ -275,7 +275,7 @@ def _prepare_new_run(run_dir: Path, config: Config) -> None:
 
 def _truncate_metrics(run_dir: Path, step: int) -> None:
     """Drop metric lines written after the checkpoint at `step` (they will be recomputed)."""
-    rows = [r for r in read_metrics(run_dir) if r.get("step", 0) <= step]
+    rows = [r for r in read_metrics(run_dir) if r.get("step", 0) <= step and not r.get("final")]
     data = "".join(json.dumps(r) + "\n" for r in rows).encode()
     _atomic_write_bytes(run_dir / "metrics.jsonl", lambda fh: fh.write(data))
 
@@ -408,7 +408,7 @@ def train(
                 f"checkpoint in {str(run_dir)!r} was written by {n_ranks} process(es); "
                 f"resume it with the same number (now {d.world})"
             )
-        if ckpt.get("finished"):
+        if ckpt.get("finished") and (run_dir / "results.json").is_file():
             return TrainResult(
                 run_dir=run_dir if is_main else None,
                 step=int(ckpt["step"]),
@@ -456,7 +456,13 @@ def train(
     if is_main:
         ts_path = run_dir / "test_set.pt"
         if ts_path.exists():
-            test_set = TestSet.load(ts_path)
+            try:
+                test_set = TestSet.load(ts_path)
+            except Exception as e:  # torch.load raises several types on damaged files
+                raise RunFolderError(
+                    f"{str(ts_path)!r} is damaged ({type(e).__name__}); delete it and it is "
+                    "regenerated from config.json (data.test_seed)"
+                ) from None
         else:
             test_set = make_test_set(sampler_cfg, config.data.test_size, config.data.test_seed)
             test_set.save(ts_path)  # atomic (temporary file + rename)

@@ -267,3 +267,15 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
         timeout=120,
     )
     assert again.returncode == 0 and "already finished" in again.stdout
+
+
+def test_finished_checkpoint_without_results_writes_them(tmp_path):
+    # SIGKILL between the final checkpoint and results.json: resume only does the final part.
+    cfg = load_config("tiny-mlp", ["steps=6", "threads=1"])
+    first = train(cfg, tmp_path / "run", quiet=True)
+    (tmp_path / "run" / "results.json").unlink()
+    again = train(cfg, tmp_path / "run", resume=True, quiet=True)
+    assert again.step == 6 and again.stopped_by == "steps" and again.losses == []
+    assert again.final == first.final
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["steps"] == 6
+    assert sum(bool(r.get("final")) for r in read_metrics(tmp_path / "run")) == 1
