@@ -53,7 +53,11 @@ def scipy_reference(name: str, A: np.ndarray) -> np.ndarray:
     if name == "cos":
         return sla.cosm(A)
     if name == "sign":
-        return np.real(sla.signm(A))
+        # scipy.linalg.signm is not reliable: on a logsqrt_wellposed 8 x 8 matrix (min |Re
+        # lambda| = 0.04, cond(V) = 8.8) it is off by 95% while the Schur reference and our
+        # Newton iteration agree to 2e-15. The Schur method (scipy's schur + solve_sylvester)
+        # is the accurate independent reference.
+        return schur_sign(A)
     if name == "log":
         # scipy warns when its own a-posteriori residual ||expm(L) - A||_1 / ||A||_1 exceeds
         # 1000 eps, which happens for ||A|| of order 10 (the residual scales with ||L||); we
@@ -119,13 +123,12 @@ def test_matches_scipy_on_every_distribution(name, distribution, n):
     assert max(errors) <= TOL, (name, distribution, n, max(errors))
 
 
-@pytest.mark.parametrize("n", [2, 3, 5, 8])
-@pytest.mark.parametrize("distribution", DISTRIBUTIONS)
-def test_sign_matches_schur_reference(distribution, n):
-    cfg = SamplerConfig("sign", distribution, n)
-    batch = sample(cfg, 12, torch.Generator().manual_seed(7 + n))
-    for A, F in zip(batch.A.numpy(), batch.F.numpy(), strict=True):
-        assert rel_err(F, schur_sign(A)) <= TOL
+def test_scipy_signm_agrees_where_it_is_accurate(rng):
+    # Cross-check of the Schur reference itself on well-separated spectra.
+    for _ in range(5):
+        A = rng.normal(size=(5, 5))
+        if np.abs(np.linalg.eigvals(A).real).min() > 0.3:
+            assert rel_err(schur_sign(A), np.real(sla.signm(A))) <= TOL
 
 
 # ---- closed forms ---------------------------------------------------------------------------
