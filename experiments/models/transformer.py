@@ -365,7 +365,10 @@ class Seq2SeqTransformer(nn.Module):
 
     def _greedy(self, src: Tensor, max_len: int, bos_id: int, eos_id: int, use_cache: bool) -> Tensor:
         memory, src_mask = self.encode(src)
-        mem_kv = self._memory_kv(memory)  # per layer 2 x (B, nh, S, hs), computed once
+        # Per layer 2 x (B, nh, S, hs), computed once. Made contiguous because every step reads
+        # them whole: the strided views of the fused KV projection made the single-query
+        # attention ~1.5x slower on CPU (measured, benchmarks/bench_models.py).
+        mem_kv = [(k.contiguous(), v.contiguous()) for k, v in self._memory_kv(memory)]
         B = src.shape[0]
         device = src.device
         # Column 0 is BOS; column t+1 receives the token generated at step t.
