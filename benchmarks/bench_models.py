@@ -343,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\nprofile {name} {what} (top by self CPU time)")
                 for row in rows:
                     print(
-                        f"  {row['op']:<55} {row['self_cpu_ms']:>9.1f} ms {row['share']:>6.1%} {row['calls']:>6}"
+                        f"  {row['op']:<55} {row['self_cpu_ms']:>9.1f} ms {row['share']:>6.1%}"
+                        f" {row['calls']:>6} calls"
                     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
