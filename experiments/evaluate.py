@@ -337,8 +337,9 @@ def summarize_runs(paths: Sequence[str | Path], norm: str = "l1") -> str:
     """Markdown tables from run folders' results.json and metrics.jsonl (nothing re-run).
 
     `paths` are run folders or folders of run folders. The first table has final test
-    accuracy (%, 95% Wilson interval) at each tolerance; the second the learning curve:
-    accuracy within 5% on the periodic evaluation subset at quarters of the run.
+    accuracy (%, 95% Wilson interval) at each tolerance, the median relative error and the
+    number of invalid outputs; the second the learning curve: accuracy within 5% at the
+    evaluations closest to each quarter of the run.
     """
     runs = []
     for p in paths:
@@ -349,7 +350,7 @@ def summarize_runs(paths: Sequence[str | Path], norm: str = "l1") -> str:
             runs.extend(sorted(q.parent for q in p.glob("*/results.json")))
     if not runs:
         raise ValueError(f"no run folders with results.json under {[str(p) for p in paths]}")
-    head = ["run", "model", "f", "enc", "steps", "min", "invalid"]
+    head = ["run", "model", "f", "enc", "steps", "min", "invalid", "median err"]
     taus = None
     rows, curves = [], []
     for run in runs:
@@ -357,6 +358,7 @@ def summarize_runs(paths: Sequence[str | Path], norm: str = "l1") -> str:
         final = res["final"][norm]
         if taus is None:
             taus = list(final["accuracy"])
+        median = final["quantiles"]["0.5"]
         rows.append(
             [
                 run.name,
@@ -366,24 +368,26 @@ def summarize_runs(paths: Sequence[str | Path], norm: str = "l1") -> str:
                 str(res["steps"]),
                 f"{res['record']['wall_time_s'] / 60:.1f}",
                 f"{final['n_invalid']}/{final['n']}",
+                f"{median:.3g}" if median is not None else "inf",
             ]
             + [_fmt_acc(final["accuracy"][t]) for t in taus]
         )
-        evals = [
-            r for r in _read_jsonl(run / "metrics.jsonl") if r.get("kind") == "eval" and not r.get("final")
-        ]
-        if evals:
-            picks = [evals[min(len(evals) - 1, round(k * len(evals) / 4) - 1)] for k in (1, 2, 3, 4)]
-            curve = [f"{r['step']}: {100 * r['test']['accuracy']['0.05']['acc']:.0f}" for r in picks]
-        else:
-            curve = ["-"] * 4
+        evals = [r for r in _read_jsonl(run / "metrics.jsonl") if r.get("kind") == "eval"]
+        curve = []
+        for k in (1, 2, 3, 4):
+            # The evaluation closest to k/4 of the run (the last one is the final, full test).
+            target = k * res["steps"] / 4
+            r = min(evals, key=lambda r: (abs(r["step"] - target), -r["step"]))
+            curve.append(f"{r['step']}: {100 * r['test']['accuracy']['0.05']['acc']:.1f}")
         curves.append([run.name, *curve])
     head += [f"acc < {float(t) * 100:g}%" for t in taus]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += [
         "",
-        "Learning curve: step: accuracy within 5% (%) on the periodic evaluation subset.",
+        "Learning curve, `step: accuracy within 5% (%)` at about 1/4, 2/4, 3/4 of each run and",
+        "at its end (periodic evaluations use the first eval_size test matrices; the end uses",
+        "all of them).",
         "",
         "| run | 1/4 | 2/4 | 3/4 | end |",
         "|---|---|---|---|---|",
