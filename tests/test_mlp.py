@@ -172,3 +172,14 @@ def test_relu_network_export_matches_forward_and_counts(rng):
     assert isinstance(net, ReluNetwork)
     torch.testing.assert_close(net(x), model(x).detach(), rtol=1e-12, atol=1e-12)
     assert count(net) == count_mlp(model)
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def test_forward_on_device_matches_cpu_and_counts_unchanged(device, rng):
+    x = torch.from_numpy(rng.normal(0.0, 2.0, size=(16, 9)))
+    model = MLP(9, 9, 32, 2).double()
+    model.set_normalisation(x, x**2)
+    ref = model(x)
+    moved = model.to(device)
+    torch.testing.assert_close(moved(x.to(device)).cpu(), ref, rtol=1e-12, atol=1e-12)
+    assert count_mlp(moved) == Counts(2, 32, closed_form_params(9, 9, 32, 2))

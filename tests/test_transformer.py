@@ -211,3 +211,27 @@ def test_bad_inputs_raise():
         model(src.float(), src)
     with pytest.raises(ValueError, match="eos_id"):
         model.greedy_decode(src, 4, BOS, 40)
+
+
+# CUDA joins when present (no skip on CPU-only machines: the list is just shorter).
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_forward_matches_cpu_and_decoding_agrees(device):
+    model = small_model(vocab_size=60, max_tgt_len=30)
+    src = random_ids((8, 10), 60, seed=16)
+    src[::2, 7:] = PAD
+    tgt = random_ids((8, 12), 60, seed=17)
+    with torch.no_grad():
+        ref = model(src, tgt)
+        moved = model.to(device)
+        out = moved(src.to(device), tgt.to(device)).cpu()
+        cached = moved.greedy_decode(src.to(device), 30, BOS, EOS)
+        full = moved.greedy_decode(src.to(device), 30, BOS, EOS, use_cache=False)
+        with torch.autocast(device, dtype=torch.bfloat16):
+            low = moved(src.to(device), tgt.to(device))
+    # TF32 / kernel choice on CUDA: agree to 1e-3 of the logit scale, not bitwise
+    assert (out - ref).abs().max() <= 1e-3 * ref.abs().max()
+    assert cached.device.type == device and torch.equal(cached, full)
+    assert low.dtype == torch.bfloat16 and torch.isfinite(low).all()
