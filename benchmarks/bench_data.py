@@ -168,6 +168,7 @@ def environment() -> dict:
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "load_average_1_5_15min": list(os.getloadavg()),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": np.__version__,
@@ -198,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"# data layer, n={args.n}, batch={args.batch}, torch threads={env['torch_threads']}")
     print(f"# {env['platform']}, {env['cpu_count']} CPUs, torch {env['torch']}")
+    print(f"# load average at start (1, 5, 15 min): {env['load_average_1_5_15min']}")
     print(f"# scipy loop timed on {args.scipy_subset} matrices and scaled to the batch")
     print(
         f"{'function':<9}{'distribution':<19}{'batched ex/s':>14}{'scipy ex/s':>12}"
