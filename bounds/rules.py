@@ -174,6 +174,28 @@ def _theta(n: int, m: int):
     return mpmath.ldexp(n * n, -2 * m - 2)
 
 
+def _least_m(ok) -> int | None:
+    """Least integer m >= 1 with ok(m), for a predicate that is monotone (false, then true).
+
+    Every rule bound below is an increasing function of theta_m = n^2 4^(-m-1), hence
+    decreasing in m, so its predicate "bound <= budget" is monotone. Doubling then bisection
+    needs O(log m) evaluations instead of m. Returns None past the safety cap."""
+    if ok(1):
+        return 1
+    lo, hi = 1, 2  # invariant: ok(lo) is false
+    while not ok(hi):
+        lo, hi = hi, 2 * hi
+        if lo > _M_MAX:
+            return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def _b0_closed(n: int, K: int, m: int, S: list):
     """b_0(K, m) = theta sum_{k=1}^{K-1} (1+theta)^{k-1} S_k, S_k = sum_{i=k}^K r^i/i!
     (THEORY.md Lemma 4, closed form). ``S[k]`` holds S_k."""
@@ -311,20 +333,16 @@ def _rule_ss(n: int, eps, r, s: int, norm: str) -> _RuleSS | None:
     m0, b0, mu = 0, mpmath.mpf(0), {}
     if K >= 2:
         S = [None] + [tay.partial(k, K) for k in range(1, K)]
-        m0 = 1
-        while G[0] * _b0_closed(n, K, m0, S) > beta:
-            m0 += 1
-            if m0 > _M_MAX:
-                return None
+        m0 = _least_m(lambda mv: G[0] * _b0_closed(n, K, mv, S) <= beta)
+        if m0 is None:
+            return None
         b0, mu = _horner_recursion(n, rs, K, m0)
     # Squarings in order, since M_j = nu_{j-1} depends on the earlier m_i.
     nu, d, M, msq = [tay.T(K) + b0], [trunc + b0], [], []
     for j in range(1, s + 1):
         M.append(nu[-1])
         base = G[j] * n * n * nu[-1] ** 2
-        mj = 1
-        while base * mpmath.ldexp(1, -2 * mj - 2) > beta:
-            mj += 1
+        mj = _least_m(lambda mv, base=base: base * mpmath.ldexp(1, -2 * mv - 2) <= beta)
         e = n * n * nu[-1] ** 2 * mpmath.ldexp(1, -2 * mj - 2)
         d.append((nu[-1] + c[j - 1]) * d[-1] + e)
         nu.append(min(nu[-1] ** 2 + e, c[j] + d[-1]))
@@ -404,34 +422,47 @@ def _choose_ss(n, eps, r, norm, s) -> Choice:
 # ------------------------------------------------------------------ Paterson-Stockmeyer
 
 
-def _ps_lemma6(n: int, r, K: int, p: int, m: int):
-    """Lemma 6 (THEORY.md section 7) for 1 <= p <= K - 1: returns (nu[1..p], M[1..q-1],
-    delta_0) as mpf; index 0 of nu is unused."""
-    th = _theta(n, m)
-    q = -(-K // p)
-    kap = K - (q - 1) * p
-    pi = [None, mpmath.mpf(0)]
-    nu = [None, r]
-    for t in range(1, p):
-        pi.append(r * pi[t] + th * r * nu[t])
-        nu.append(r ** (t + 1) + pi[t + 1])
-    c = [1 / mpmath.factorial(i) for i in range(K + 1)]
+class _Lemma6:
+    """Lemma 6 (THEORY.md section 7) for fixed (n, r, K, p), 1 <= p <= K - 1; the parts that do
+    not depend on m (c_i = 1/i!, psi_b, r^p) are computed once."""
 
-    def gamma(b):
-        deg = kap if b == q - 1 else p - 1
-        return mpmath.fsum(c[b * p + l] * pi[l] for l in range(1, deg + 1))
+    def __init__(self, n: int, r, K: int, p: int, c: list):
+        self.n, self.r, self.K, self.p = n, r, K, p
+        self.q = -(-K // p)
+        self.kappa = K - (self.q - 1) * p
+        self.c = c
+        # psi_b = sum_{i=bp}^{K} c_i r^(i - bp), b = 0..q-1
+        self.psi = [mpmath.fsum(c[i] * r ** (i - b * p) for i in range(b * p, K + 1)) for b in range(self.q)]
+        self.r_p = r**p
 
-    def psi(b):
-        return mpmath.fsum(c[i] * r ** (i - b * p) for i in range(b * p, K + 1))
+    def __call__(self, m: int):
+        """(nu[1..p], M^(1..q-1), delta_0) as mpf for m layers per product; nu[0] unused."""
+        n, r, p, q, c = self.n, self.r, self.p, self.q, self.c
+        th = _theta(n, m)
+        pi, nu = [None, mpmath.mpf(0)], [None, r]
+        for t in range(1, p):
+            pi.append(r * pi[t] + th * r * nu[t])
+            nu.append(r ** (t + 1) + pi[t + 1])
 
-    delta = gamma(q - 1)
-    M = []
-    for h in range(1, q):
-        b = q - 1 - h
-        Mh = psi(b + 1) + delta
-        M.append(Mh)
-        delta = gamma(b) + pi[p] * Mh + r**p * delta + th * nu[p] * Mh
-    return nu, M, delta
+        def gamma(b):
+            deg = self.kappa if b == q - 1 else p - 1
+            return mpmath.fsum(c[b * p + l] * pi[l] for l in range(1, deg + 1))
+
+        delta = gamma(q - 1)
+        M = []
+        for h in range(1, q):
+            b = q - 1 - h
+            Mh = self.psi[b + 1] + delta
+            M.append(Mh)
+            delta = gamma(b) + pi[p] * Mh + self.r_p * delta + th * nu[p] * Mh
+        return nu, M, delta
+
+
+def _inverse_factorials(K: int) -> list:
+    c = [mpmath.mpf(1)]
+    for i in range(1, K + 1):
+        c.append(c[-1] / i)
+    return c
 
 
 def paterson_stockmeyer_constants(n: int, r: float, K: int, p: int, m: int) -> PatersonStockmeyerConstants:
@@ -442,7 +473,8 @@ def paterson_stockmeyer_constants(n: int, r: float, K: int, p: int, m: int) -> P
     if not (isinstance(K, numbers.Integral) and isinstance(p, numbers.Integral)) or not (1 <= p <= K - 1):
         raise ValueError(f"need integers K >= 2 and 1 <= p <= K - 1, got K = {K!r}, p = {p!r}")
     with mpmath.workdps(DPS):
-        nu, M, delta = _ps_lemma6(n, mpmath.mpf(r), int(K), int(p), int(m))
+        K, p = int(K), int(p)
+        nu, M, delta = _Lemma6(n, mpmath.mpf(r), K, p, _inverse_factorials(K))(int(m))
         return PatersonStockmeyerConstants(
             tuple(_ceil_float(x) for x in nu[1:]),
             tuple(_ceil_float(x) for x in M),
@@ -467,15 +499,13 @@ def _choose_ps(n, eps, r, norm, p_fixed) -> Choice:
         epsm, rm = mpmath.mpf(eps), mpmath.mpf(r)
         tay = _Taylor(rm)
         trunc = tay.tau(K) * (mpmath.sqrt(n) if norm == "fro" else 1)
+        c = _inverse_factorials(K)
         for p in p_values:
-            m = 1
-            while True:
-                nu, M, delta = _ps_lemma6(n, rm, K, p, m)
-                if trunc + delta <= epsm:
-                    break
-                m += 1
-                if m > _M_MAX:
-                    raise ValueError(f"no m <= {_M_MAX} satisfies Rule PS at p = {p}")
+            lemma6 = _Lemma6(n, rm, K, p, c)
+            m = _least_m(lambda mv, lemma6=lemma6: trunc + lemma6(mv)[2] <= epsm)
+            if m is None:
+                raise ValueError(f"no m <= {_M_MAX} satisfies Rule PS at p = {p}")
+            nu, M, delta = lemma6(m)
             counts = paterson_stockmeyer_exp(n, K, p, m)
             key = (counts.depth, counts.width, p)
             if best_key is None or key < best_key:
