@@ -1,4 +1,4 @@
-"""Command line: ``python -m experiments {train,evaluate,summarize} ...``.
+"""Command line: ``python -m experiments {train,evaluate,summarize,compare,figures,reproduce} ...``.
 
 Each subcommand is one function ``cmd_<name>(args) -> int`` plus one function that adds its
 arguments, registered in COMMANDS; adding ``compare``/``figures``/``reproduce`` is one more
@@ -14,6 +14,8 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+
+from experiments import study_cli
 
 __all__ = ["COMMANDS", "main", "build_parser"]
 
@@ -164,6 +166,17 @@ COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] =
     "train": (_args_train, cmd_train, "train an MLP or transformer (or --resume a run)"),
     "evaluate": (_args_evaluate, cmd_evaluate, "tolerance accuracy of a run's checkpoint"),
     "summarize": (_args_summarize, cmd_summarize, "accuracy tables of finished run folders"),
+    "compare": (
+        study_cli.args_compare,
+        study_cli.cmd_compare,
+        "constructive networks, MLPs and transformers on one shared test set",
+    ),
+    "figures": (study_cli.args_figures, study_cli.cmd_figures, "draw every figure from the result files"),
+    "reproduce": (
+        study_cli.args_reproduce,
+        study_cli.cmd_reproduce,
+        "the main job: bounds, constructive checks, training, comparison, figures",
+    ),
 }
 
 

@@ -1,0 +1,219 @@
+"""One test set, three kinds of approximation: constructive networks, trained MLPs, transformers.
+
+The shared test set is drawn from the constructive networks' domain, the "ball" distribution
+``{||A||_2 <= r}`` (boundary included), so every network is judged where its guarantee holds and all
+models see the same matrices. Scores come from :func:`experiments.evaluate.evaluate_predictions`,
+the one scoring function of the study.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from constructive import PrecisionWarning, count, exp_network
+from experiments.data import SamplerConfig, TestSet, make_test_set
+from experiments.evaluate import TOLERANCES, EvalResult, evaluate_predictions, predict
+from experiments.run_index import run_summary
+
+__all__ = ["CompareConfig", "compare", "shared_test_set", "markdown_table"]
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """What to compare: the test set (n, radius, size, seed), the constructive eps values and methods."""
+
+    n: int = 3
+    radius: float = 1.0
+    test_size: int = 1000
+    seed: int = 20261129
+    constructive_eps: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6)
+    methods: tuple[str, ...] = ("horner", "scaling_squaring", "paterson_stockmeyer")
+    norm: str = "l1"
+    repeats: int = 3  # timing repeats for throughput (median)
+
+    def __post_init__(self):
+        if self.n < 1 or self.radius <= 0 or self.test_size < 1 or self.repeats < 1:
+            raise ValueError("compare needs n >= 1, radius > 0, test_size >= 1 and repeats >= 1")
+
+
+def shared_test_set(cfg: CompareConfig) -> TestSet:
+    """The ball test set for exp, fixed by (n, radius, size, seed)."""
+    sampler = SamplerConfig(function="exp", distribution="ball", n=cfg.n, params={"r": cfg.radius})
+    return make_test_set(sampler, cfg.test_size, cfg.seed)
+
+
+def _throughput(fn, A: torch.Tensor, repeats: int) -> float:
+    fn(A[: min(len(A), 16)])  # warm-up, excluded
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(A)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return len(A) / times[len(times) // 2]
+
+
+def _finite_or_none(x: torch.Tensor) -> float | None:
+    """JSON has no infinity: an invalid or non-finite prediction's error is stored as null."""
+    return float(x) if torch.isfinite(x) else None
+
+
+def _row(name: str, kind: str, res: EvalResult, **extra) -> dict:
+    d = res.to_dict()
+    errs = res.errors
+    finite = errs[torch.isfinite(errs)]
+    return {
+        "name": name,
+        "kind": kind,
+        **extra,
+        "accuracy": d["accuracy"],
+        "median_rel_error": _finite_or_none(errs.median()),
+        "worst_rel_error": _finite_or_none(errs.max()),
+        "n_invalid": d["n_invalid"],
+        "rel_errors": [float(e) if torch.isfinite(e) else None for e in errs],
+        "finite_fraction": len(finite) / len(errs),
+    }
+
+
+def _load_trained(run_dir: Path):
+    from experiments.config import load_config
+    from experiments.train import build_model, get_run_encoding, load_checkpoint
+
+    config = load_config(str(run_dir / "config.json"))
+    encoding = get_run_encoding(config)
+    model = build_model(config, encoding)
+    model.load_state_dict(load_checkpoint(run_dir)["model"])
+    model.eval()
+    return model, encoding, config
+
+
+def compare(cfg: CompareConfig, run_dirs: list[Path], progress=None) -> dict:
+    """Score constructive networks and every trained exp run of matching n on the shared test set."""
+    test = shared_test_set(cfg)
+    A, F = test.A, test.F
+    rows = []
+    for method in cfg.methods:
+        for eps in cfg.constructive_eps:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PrecisionWarning)
+                net = exp_network(cfg.n, eps, cfg.radius, method=method)
+            with torch.no_grad():
+                pred = net(A)
+                tput = _throughput(net.structured, A, cfg.repeats)
+            c = count(net.to_relu_network())
+            res = evaluate_predictions(pred, torch.ones(len(A), dtype=torch.bool), F, norm=cfg.norm)
+            rows.append(
+                _row(
+                    f"{method.replace('_', '-')} eps={eps:g}",
+                    "constructive",
+                    res,
+                    method=method,
+                    eps=eps,
+                    params=c.params,
+                    depth=c.depth,
+                    width=c.width,
+                    throughput=tput,
+                )
+            )
+            if progress:
+                progress(rows[-1]["name"])
+    for run_dir in run_dirs:
+        summary = run_summary(run_dir)
+        if summary is None or summary["function"] != "exp" or summary["n"] != cfg.n:
+            continue
+        model, encoding, config = _load_trained(run_dir)
+        with torch.no_grad():
+            pred, valid = predict(model, A, encoding=encoding)
+            tput = _throughput(lambda X, m=model, e=encoding: predict(m, X, encoding=e), A, 1)
+        res = evaluate_predictions(pred, valid, F, norm=cfg.norm)
+        if encoding is None:
+            from experiments.models.mlp import count_mlp
+
+            c = count_mlp(model)
+            extra = {"params": c.params, "depth": c.depth, "width": c.width}
+        else:
+            extra = {"params": sum(p.numel() for p in model.parameters()), "depth": None, "width": None}
+        kind = "mlp" if encoding is None else "transformer"
+        label = f"MLP {summary['run']}" if encoding is None else f"transformer {config.data.encoding}"
+        rows.append(
+            _row(
+                label,
+                kind,
+                res,
+                run=str(run_dir),
+                encoding=summary["label"],
+                train_distribution=summary["distribution"],
+                throughput=tput,
+                **extra,
+            )
+        )
+        if progress:
+            progress(label)
+    return {
+        "config": asdict(cfg),
+        "norm": cfg.norm,
+        "tolerances": list(TOLERANCES),
+        "test_set": {
+            "description": f"exp, {cfg.test_size} matrices {cfg.n}x{cfg.n} with ||A||_2 <= {cfg.radius:g}",
+            "size": cfg.test_size,
+            "seed": cfg.seed,
+            "n": cfg.n,
+            "radius": cfg.radius,
+        },
+        "rows": rows,
+    }
+
+
+def _fmt_err(x: float | None) -> str:
+    return "inf (invalid)" if x is None else f"{x:.2e}"
+
+
+def _fmt_err(x: float | None) -> str:
+    return "inf (invalid)" if x is None else f"{x:.2e}"
+
+
+def markdown_table(result: dict) -> str:
+    """Accuracy at each tolerance (95% Wilson interval), median/worst error, size, throughput."""
+    tols = [f"{t:g}" for t in result["tolerances"]]
+    head = [
+        "model",
+        *[f"within {float(t):.1%}" for t in tols],
+        "median err",
+        "worst err",
+        "params",
+        "depth",
+        "matrices/s",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"]:
+        cells = [r["name"]]
+        for t in tols:
+            a = r["accuracy"][t]
+            cells.append(f"{100 * a['acc']:.1f} [{100 * a['ci95'][0]:.1f}, {100 * a['ci95'][1]:.1f}]")
+        cells += [
+            _fmt_err(r["median_rel_error"]),
+            _fmt_err(r["worst_rel_error"]),
+            f"{r['params']:,}",
+            "-" if r["depth"] is None else str(r["depth"]),
+            f"{r['throughput']:,.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write(result: dict, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    j, m = out_dir / "compare.json", out_dir / "compare.md"
+    j.write_text(json.dumps(result, indent=1))
+    m.write_text(
+        f"Test set: {result['test_set']['description']}, norm {result['norm']}.\n\n"
+        + markdown_table(result)
+        + "\n"
+    )
+    return [j, m]

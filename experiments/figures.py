@@ -1,0 +1,326 @@
+"""Figures of the study, drawn only from result files (never by re-running training).
+
+Each ``figure_*`` function reads the JSON written by ``python -m experiments reproduce`` (or by
+training runs) and saves ``figures/<name>.png`` and ``.pdf``. :data:`FIGURES` lists them with the
+one-line captions used in ``figures/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ["FIGURES", "draw_all", "load_json"]
+
+plt.rcParams.update(
+    {
+        "figure.dpi": 110,
+        "savefig.dpi": 200,
+        "font.size": 9,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "legend.fontsize": 8,
+        "axes.titlesize": 10,
+    }
+)
+METHOD_STYLE = {
+    "horner": ("tab:blue", "o"),
+    "scaling_squaring": ("tab:red", "s"),
+    "paterson_stockmeyer": ("tab:green", "^"),
+}
+ENCODING_COLOR = {
+    "P10": "tab:blue",
+    "P1000": "tab:orange",
+    "B1999": "tab:green",
+    "FP15": "tab:red",
+    "mlp": "tab:gray",
+}
+
+
+def load_json(path: Path) -> dict:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def _save(fig, out_dir: Path, name: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "pdf"):
+        p = out_dir / f"{name}.{ext}"
+        fig.savefig(p, bbox_inches="tight")
+        paths.append(p)
+    plt.close(fig)
+    return paths
+
+
+def figure_bounds(results: Path, out: Path) -> list[Path]:
+    """Fig. 1: width, depth, params of the proven networks against 1/eps, n in {2,3,5,10}."""
+    data = load_json(results / "bounds_grid.json")
+    by = defaultdict(list)
+    for row in data["rows"]:
+        by[row["method"], row["n"]].append(row)
+    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(10.5, 3.2))
+    ns = sorted({n for _, n in by})
+    for (method, n), rows in sorted(by.items()):
+        rows.sort(key=lambda r: -r["eps"])
+        inv = [1 / r["eps"] for r in rows]
+        color, marker = METHOD_STYLE.get(method, ("k", "x"))
+        alpha = 0.35 + 0.65 * (ns.index(n) + 1) / len(ns)
+        for ax, key in zip(axes, ("width", "depth", "params"), strict=True):
+            ax.plot(
+                inv,
+                [r[key] for r in rows],
+                marker=marker,
+                ms=3,
+                color=color,
+                alpha=alpha,
+                label=f"{method.replace('_', ' ')}, n={n}",
+            )
+    for ax, key in zip(
+        axes,
+        ("width (largest hidden layer)", "depth (hidden layers)", "parameters (nonzero weights + biases)"),
+        strict=True,
+    ):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("1 / eps")
+        ax.set_ylabel(key)
+    axes[0].legend(ncol=1, fontsize=6)
+    fig.suptitle(
+        f"Proven ReLU network size for exp(A), ||A||_2 <= {data['radius']:g} (Frobenius error <= eps)"
+    )
+    return _save(fig, out, "fig1_bounds")
+
+
+def figure_constructive_error(results: Path, out: Path) -> list[Path]:
+    """Fig. 2: worst measured error of the built networks against eps; every point lies under y = eps."""
+    data = load_json(results / "constructive_check.json")
+    fig, ax = plt.subplots(layout="constrained", figsize=(4.8, 3.8))
+    for method in sorted({r["method"] for r in data["rows"]}):
+        rows = [r for r in data["rows"] if r["method"] == method]
+        color, marker = METHOD_STYLE.get(method, ("k", "x"))
+        ax.scatter(
+            [r["eps"] for r in rows],
+            [r["worst_error"] for r in rows],
+            s=14,
+            color=color,
+            marker=marker,
+            alpha=0.7,
+            label=f"{method.replace('_', ' ')} (worst found)",
+        )
+    e = sorted({r["eps"] for r in data["rows"]})
+    ax.plot(e, e, "k-", lw=1, label="error = eps")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("eps (guaranteed Frobenius error)")
+    ax.set_ylabel("worst measured ||Phi(A) - exp(A)||_F")
+    ax.legend()
+    ax.set_title("Built networks keep their promise\n(random, sphere, structured, adversarial inputs)")
+    return _save(fig, out, "fig2_constructive_error")
+
+
+def figure_squaring(results: Path, out: Path) -> list[Path]:
+    """Fig. 3: Yarotsky's f_m against x^2 for m = 1..4, and max |f_m - x^2| against m with 4^-(m+1)."""
+    data = load_json(results / "squaring.json")
+    fig, (a, b) = plt.subplots(1, 2, layout="constrained", figsize=(8.5, 3.3))
+    x = data["x"]
+    a.plot(x, [t * t for t in x], "k-", lw=1.5, label="x^2")
+    for m, ys in data["curves"].items():
+        a.plot(x, ys, lw=1, label=f"f_{m}")
+    a.set_xlabel("x")
+    a.set_ylabel("value")
+    a.legend()
+    a.set_title("Squaring network (Lemma 1)")
+    ms = [r["m"] for r in data["errors"]]
+    b.semilogy(ms, [r["max_error"] for r in data["errors"]], "o", ms=4, label="measured max |f_m(x) - x^2|")
+    b.semilogy(ms, [r["bound"] for r in data["errors"]], "k-", lw=1, label="4^-(m+1)")
+    b.set_xlabel("m (hidden layers)")
+    b.set_ylabel("max error on [0, 1]")
+    b.legend()
+    b.set_title("Error against depth (float64)")
+    return _save(fig, out, "fig3_squaring")
+
+
+def figure_error_vs_params(results: Path, out: Path) -> list[Path]:
+    """Fig. 4: median and worst relative error against parameter count, constructive vs trained."""
+    data = load_json(results / "compare.json")
+    fig, ax = plt.subplots(layout="constrained", figsize=(5.2, 3.8))
+    kinds = {"constructive": ("tab:blue", "o"), "mlp": ("tab:gray", "s"), "transformer": ("tab:orange", "^")}
+    for kind, (color, marker) in kinds.items():
+        rows = [r for r in data["rows"] if r["kind"] == kind and r["params"]]
+        if not rows:
+            continue
+        for key, filled in (("median_rel_error", True), ("worst_rel_error", False)):
+            pts = [r for r in rows if r[key] is not None]  # None: an invalid (undecodable) prediction
+            style = {"color": color} if filled else {"facecolors": "none", "edgecolors": color}
+            ax.scatter(
+                [r["params"] for r in pts],
+                [max(r[key], 1e-17) for r in pts],
+                marker=marker,
+                s=22,
+                label=f"{kind}: {key.split('_')[0]}",
+                **style,
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters (nonzero weights + biases)")
+    ax.set_ylabel(f"relative error ({data.get('norm', 'l1')} norm)")
+    ax.set_title(f"exp on the shared test set: {data['test_set']['description']}")
+    ax.legend(fontsize=7)
+    return _save(fig, out, "fig4_error_vs_params")
+
+
+def figure_error_distribution(results: Path, out: Path) -> list[Path]:
+    """Fig. 7: distribution of per-matrix relative errors per model on the shared test set."""
+    data = load_json(results / "compare.json")
+    rows = [r for r in data["rows"] if r.get("rel_errors")]
+    fig, ax = plt.subplots(layout="constrained", figsize=(max(5.0, 0.55 * len(rows) + 2), 3.8))
+    vals = [[max(e, 1e-17) for e in r["rel_errors"] if e is not None] or [float("nan")] for r in rows]
+    labels = []
+    for r in rows:
+        invalid = sum(e is None for e in r["rel_errors"])
+        labels.append(r["name"] + (f" ({invalid} invalid)" if invalid else ""))
+    ax.boxplot(vals, whis=(0, 100), showfliers=False)
+    ax.set_xticks(range(1, len(rows) + 1), labels, rotation=60, ha="right", fontsize=7)
+    ax.set_yscale("log")
+    for t, ls in ((0.05, "--"), (0.005, ":")):
+        ax.axhline(t, color="k", lw=0.8, ls=ls, label=f"{t:.1%} tolerance")
+    ax.set_ylabel(f"relative error ({data.get('norm', 'l1')} norm)")
+    ax.set_title("Relative error per test matrix (box: quartiles, whiskers: min-max)")
+    ax.legend(fontsize=7)
+    return _save(fig, out, "fig7_error_distribution")
+
+
+def _run_results(run_dirs: list[Path]) -> list[tuple[Path, dict, dict]]:
+    found = []
+    for d in run_dirs:
+        if (d / "results.json").is_file() and (d / "config.json").is_file():
+            found.append((d, load_json(d / "results.json"), load_json(d / "config.json")))
+    return found
+
+
+def figure_transformer_accuracy(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
+    """Fig. 5: accuracy within 5% per function and encoding, with 95% Wilson intervals."""
+    from experiments.run_index import run_summary
+
+    runs = [run_summary(d) for d in run_dirs]
+    runs = [r for r in runs if r is not None]
+    functions = sorted({r["function"] for r in runs})
+    labels = ["P10", "P1000", "B1999", "FP15", "mlp"]
+    fig, ax = plt.subplots(layout="constrained", figsize=(max(5.0, 1.6 * len(functions) + 2), 3.6))
+    width = 0.16
+    for k, label in enumerate(labels):
+        xs, ys, lo, hi = [], [], [], []
+        for i, f in enumerate(functions):
+            match = [r for r in runs if r["function"] == f and r["label"] == label]
+            if not match:
+                continue
+            best = max(match, key=lambda r: r["acc5"])
+            xs.append(i + (k - 2) * width)
+            ys.append(100 * best["acc5"])
+            lo.append(100 * (best["acc5"] - best["acc5_low"]))
+            hi.append(100 * (best["acc5_high"] - best["acc5"]))
+        if xs:
+            ax.bar(
+                xs,
+                ys,
+                width,
+                yerr=[lo, hi],
+                capsize=2,
+                color=ENCODING_COLOR[label],
+                label=label if label != "mlp" else "ReLU MLP",
+            )
+    ax.set_xticks(range(len(functions)), functions)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("test matrices within 5% (%)")
+    ax.set_title("Accuracy within 5% relative error (l1), 95% Wilson intervals")
+    ax.legend(ncol=3, fontsize=7)
+    return _save(fig, out, "fig5_accuracy_by_encoding")
+
+
+def figure_learning_curves(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
+    """Fig. 6: test accuracy within 5% against training step, per encoding (and the MLP)."""
+    from experiments.run_index import run_curve, run_summary
+
+    runs = [(d, run_summary(d)) for d in run_dirs]
+    runs = [(d, s) for d, s in runs if s is not None]
+    functions = sorted({s["function"] for _, s in runs}) or ["exp"]
+    fig, axes = plt.subplots(
+        1, len(functions), layout="constrained", figsize=(3.6 * len(functions), 3.2), squeeze=False
+    )
+    for ax, f in zip(axes[0], functions, strict=True):
+        for d, s in runs:
+            if s["function"] != f:
+                continue
+            steps, acc = run_curve(d)
+            if steps:
+                ax.plot(
+                    steps,
+                    [100 * a for a in acc],
+                    marker=".",
+                    ms=3,
+                    color=ENCODING_COLOR.get(s["label"]),
+                    label=f"{s['label']} ({s['distribution']})",
+                )
+        ax.set_title(f"{f}")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("within 5% (%)")
+        ax.set_ylim(0, 100)
+        ax.legend(fontsize=6)
+    fig.suptitle("Learning curves (periodic test evaluation)")
+    return _save(fig, out, "fig6_learning_curves")
+
+
+FIGURES: dict[str, tuple[Callable, str]] = {
+    "fig1_bounds": (
+        figure_bounds,
+        "Proven width, depth and parameters against 1/eps (n = 2, 3, 5, 10; both methods; r = 1).",
+    ),
+    "fig2_constructive_error": (
+        figure_constructive_error,
+        "Worst measured error of every built network "
+        "against its eps; all points lie below the line error = eps.",
+    ),
+    "fig3_squaring": (
+        figure_squaring,
+        "Yarotsky's squaring network f_m against x^2 (m = 1..4) and its "
+        "maximal error against m beside 4^-(m+1).",
+    ),
+    "fig4_error_vs_params": (
+        figure_error_vs_params,
+        "Relative error against parameter count: constructive "
+        "networks (theory) beside trained MLPs and transformers on one test set.",
+    ),
+    "fig5_accuracy_by_encoding": (
+        figure_transformer_accuracy,
+        "Accuracy within 5% per function and encoding with 95% Wilson intervals.",
+    ),
+    "fig6_learning_curves": (
+        figure_learning_curves,
+        "Test accuracy within 5% against training step, per encoding and function.",
+    ),
+    "fig7_error_distribution": (
+        figure_error_distribution,
+        "Distribution of per-matrix relative errors per model on the shared test set.",
+    ),
+}
+
+NEEDS_RUNS = {"fig5_accuracy_by_encoding", "fig6_learning_curves"}
+
+
+def draw_all(results: Path, out: Path, run_dirs: list[Path]) -> dict[str, list[Path]]:
+    """Draw every figure whose input files exist; returns {name: [png, pdf]} of those drawn."""
+    drawn = {}
+    for name, (fn, _caption) in FIGURES.items():
+        try:
+            drawn[name] = fn(results, out, run_dirs) if name in NEEDS_RUNS else fn(results, out)
+        except FileNotFoundError as e:
+            print(f"figures: skipped {name}: missing {e.filename}")
+    return drawn

@@ -1,0 +1,111 @@
+"""The theory half of the study: bound grids, checked constructive networks, the squaring net.
+
+Each function computes one result file's content (plain JSON-ready dicts); :mod:`experiments.figures`
+draws figures 1-3 from those files only. Nothing here trains anything.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+import bounds
+from constructive import PrecisionWarning, SquaringNet, count, exp_network
+from constructive.check import check_network
+
+__all__ = ["bounds_grid", "constructive_grid", "squaring_study", "BOUNDS_NS", "BOUNDS_EPS"]
+
+BOUNDS_NS = (2, 3, 5, 10)
+BOUNDS_EPS = tuple(10.0**-k for k in range(1, 13))
+
+
+def bounds_grid(ns=BOUNDS_NS, epss=BOUNDS_EPS, radius: float = 1.0, methods=bounds.ALL_METHODS) -> dict:
+    """``bounds.choose`` over n x eps at one radius (figure 1: width, depth, params against 1/eps)."""
+    rows = []
+    for method in methods:
+        for n in ns:
+            for eps in epss:
+                rows.append(bounds.choose(n, eps, radius, method=method).to_dict())
+    return {"radius": radius, "rows": rows}
+
+
+def constructive_grid(
+    ns=(1, 2, 3),
+    radii=(0.5, 1.0, 2.0, 4.0),
+    epss=(1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6),
+    methods=bounds.ALL_METHODS,
+    count_random: int = 200,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Build every network of the grid, read its counts off the weights and search its worst error
+    (random in the ball, on the sphere, structured, adversarial; figure 2)."""
+    rows = []
+    grid = [(m, n, r, e) for m in methods for n in ns for r in radii for e in epss]
+    for method, n, r, eps in tqdm(grid, desc="constructive networks", disable=not progress):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PrecisionWarning)
+            net = exp_network(n, eps, r, method=method)
+        counted = count(net.to_relu_network())
+        res = check_network(net, count=count_random, seed=seed)
+        c = net.choice
+        rows.append(
+            {
+                "method": method,
+                "n": n,
+                "radius": r,
+                "eps": eps,
+                "K": c.K,
+                "s": c.s,
+                "m": list(c.m),
+                "depth": counted.depth,
+                "width": counted.width,
+                "params": counted.params,
+                "counts_agree": tuple(counted) == (c.depth, c.width, c.params),
+                "certified_error": c.certified_error,
+                "worst_error": res.worst_error,
+                "worst_kind": res.worst_kind,
+                "by_kind": res.by_kind,
+                "inputs": res.inputs,
+                "reference": res.reference,
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
+    return {"seed": seed, "count_random": count_random, "rows": rows}
+
+
+def squaring_study(curve_ms=(1, 2, 3, 4), error_ms=tuple(range(1, 21)), points: int = 2049) -> dict:
+    """Lemma 1 measured: f_m on a grid for the curve panel, and max |f_m(x) - x^2| against m next
+    to 4^(-m-1) (figure 3). The explicit network is evaluated, not the formula."""
+    x = torch.linspace(0.0, 1.0, points, dtype=torch.float64)
+    curves = {str(m): SquaringNet(m).to_relu_network()(x[:, None])[:, 0].tolist() for m in curve_ms}
+    errors = []
+    for m in error_ms:
+        # the maximum sits at the midpoints (2k+1) 2^(-m-1); evaluate there and on a fine grid
+        mids = (torch.arange(2**m, dtype=torch.float64) + 0.5) / 2**m
+        xs = torch.cat([mids, x])
+        f = SquaringNet(m).to_relu_network()(xs[:, None])[:, 0]
+        errors.append({"m": m, "max_error": float((f - xs**2).abs().max()), "bound": 4.0 ** (-m - 1)})
+    return {"x": x.tolist(), "curves": curves, "errors": errors}
+
+
+def summary_ratios(grid: dict) -> dict:
+    """Worst error / eps and worst error / certified bound over a constructive grid."""
+    rows = grid["rows"]
+    ratio = [r["worst_error"] / r["eps"] for r in rows]
+    tight = [r["certified_error"] / r["worst_error"] for r in rows if r["worst_error"] > 0]
+    return {
+        "networks": len(rows),
+        "all_below_eps": all(r["worst_error"] <= r["eps"] for r in rows),
+        "all_counts_agree": all(r["counts_agree"] for r in rows),
+        "max_error_over_eps": max(ratio),
+        "median_error_over_eps": float(np.median(ratio)),
+        "min_bound_over_error": min(tight) if tight else math.nan,
+        "max_bound_over_error": max(tight) if tight else math.nan,
+    }

@@ -1,0 +1,77 @@
+"""The main job end to end in its seconds-long "tiny" mode: every result file and figure appears,
+re-running reuses the finished work, and the comparison's constructive rows keep their guarantee."""
+
+import json
+import math
+
+import pytest
+
+from experiments.__main__ import main
+from experiments.figures import FIGURES
+from experiments.reproduce import reproduce
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reproduce")
+    written = reproduce("tiny", out, out / "figures", quiet=True)
+    return out, written
+
+
+@pytest.mark.slow
+def test_every_figure_and_result_file_is_written(tiny_run):
+    out, written = tiny_run
+    for name in FIGURES:
+        for ext in ("png", "pdf"):
+            assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
+    for f in (
+        "bounds_table.txt",
+        "bounds_grid.json",
+        "squaring.json",
+        "constructive_check.json",
+        "compare.json",
+        "compare.md",
+        "run_record.json",
+    ):
+        assert (out / f).is_file() and (out / f) in written
+    record = json.loads((out / "run_record.json").read_text())["record"]
+    assert record["torch"] and record["cpu_count"] and "git_commit" in record
+
+
+@pytest.mark.slow
+def test_constructive_rows_keep_their_guarantee(tiny_run):
+    """||Phi - exp||_F <= eps and, for ||A||_2 <= 1, ||exp(A)||_F >= sqrt(n)/e (eigenvalues of exp(A) have
+    modulus >= e^-1); so the l1-relative error is at most n eps / (sqrt(n)/e) = sqrt(n) e eps."""
+    out, _ = tiny_run
+    result = json.loads((out / "compare.json").read_text())
+    n = result["test_set"]["n"]
+    rows = [r for r in result["rows"] if r["kind"] == "constructive"]
+    assert {r["method"] for r in rows} == {"horner", "scaling_squaring", "paterson_stockmeyer"}
+    for r in rows:
+        assert r["worst_rel_error"] <= math.sqrt(n) * math.e * r["eps"]
+    kinds = {r["kind"] for r in result["rows"]}
+    assert kinds == {"constructive", "mlp", "transformer"}
+    grid = json.loads((out / "constructive_check.json").read_text())
+    assert all(r["counts_agree"] and r["worst_error"] <= r["eps"] for r in grid["rows"])
+
+
+@pytest.mark.slow
+def test_rerun_reuses_finished_work(tiny_run, capsys):
+    out, _ = tiny_run
+    reproduce("tiny", out, out / "figures", quiet=True)
+    text = capsys.readouterr().out
+    assert "reusing the finished run" in text and "reusing" in text.split("[3/5]")[0]
+
+
+def test_figures_cli_draws_from_files(tiny_run, tmp_path):
+    out, _ = tiny_run
+    assert main(["figures", "--results", str(out), "--runs", str(out / "runs"), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "fig2_constructive_error.png").is_file()
+
+
+def test_gpu_mode_without_cuda_is_a_clear_error(capsys, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["reproduce", "--gpu"]) == 2
+    assert "needs CUDA" in capsys.readouterr().err
