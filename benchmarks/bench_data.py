@@ -12,8 +12,10 @@ Measures, at n = 5 with batches of 10,000 matrices:
 4. worst relative Frobenius error against scipy over every distribution and n in {2, 3, 5, 8}
    (``--accuracy-samples`` matrices per cell; 0 skips).
 
-Prints a table and writes JSON (``--out``, default benchmarks/results/data.json) with the
-hardware (platform, CPU count), library versions and torch thread count.
+Times are best-of-``--repeats`` CPU times (``time.process_time``), robust to other processes
+on a shared machine; run with ``OMP_NUM_THREADS=1 --threads 1`` for one-core figures. Prints a
+table and writes JSON (``--out``, default benchmarks/results/data.json) with the hardware
+(platform, CPU count, load average), library versions and torch thread count.
 
     python -m benchmarks.bench_data [--threads 1] [--out PATH]
 """
@@ -84,12 +86,18 @@ def scipy_reference(name: str, A: np.ndarray) -> np.ndarray:
 
 
 def best_time(fn, repeats: int) -> float:
+    """Smallest CPU time (``time.process_time``) of ``repeats`` calls, in seconds.
+
+    CPU rather than wall time because the benchmark machine is shared: preemption by other
+    processes adds wall time to whichever side happens to be running (both sides are measured
+    the same way, single-threaded, so their ratio is what one core can do).
+    """
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        times.append(time.process_time() - t0)
+    return max(min(times), 1e-9)
 
 
 def bench_functions(n: int, batch: int, subset: int, repeats: int, seed: int) -> list[dict]:
@@ -200,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# data layer, n={args.n}, batch={args.batch}, torch threads={env['torch_threads']}")
     print(f"# {env['platform']}, {env['cpu_count']} CPUs, torch {env['torch']}")
     print(f"# load average at start (1, 5, 15 min): {env['load_average_1_5_15min']}")
-    print(f"# scipy loop timed on {args.scipy_subset} matrices and scaled to the batch")
+    print(f"# scipy loop timed on {args.scipy_subset} matrices and scaled to the batch;")
+    print(f"# best of {args.repeats} CPU times (time.process_time)")
     print(
         f"{'function':<9}{'distribution':<19}{'batched ex/s':>14}{'scipy ex/s':>12}"
         f"{'ratio':>8}{'sample ex/s':>13}{'rejected':>10}"
