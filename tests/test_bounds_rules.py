@@ -177,6 +177,44 @@ def test_taylor_tail_against_difference(K, r):
         assert got >= ref and (got - ref) / ref < 1e-14
 
 
+def _tau_ref(K, r):
+    """tau_K(r) as e^r - T_K(r) at 400 digits, an independent route to the tail (plenty of
+    digits survive the cancellation for the eps >= 1e-40 used here)."""
+    with mpmath.workdps(400):
+        rr = mpmath.mpf(r)
+        return mpmath.exp(rr) - mpmath.fsum(rr**j / mpmath.factorial(j) for j in range(K + 1))
+
+
+def _mpf(x: Fraction):
+    return mpmath.mpf(x.numerator) / x.denominator
+
+
+@pytest.mark.parametrize(
+    "n, eps, r", [(2, 1e-2, 1.0), (5, 1e-6, 1.0), (3, 1e-4, 4.0), (1, 1e-40, 1.0), (4, 3e-9, 0.3)]
+)
+def test_rule_h_is_minimal_in_exact_arithmetic(n, eps, r):
+    # Rule H (THEORY.md section 5): K is the least K with sqrt(n) tau_K <= eps/2 and m the least
+    # m with b_0(K, m) <= eps - sqrt(n) tau_K; b_0 in Fractions, tau at 400 digits.
+    c = choose(n, eps, r, "horner")
+    with mpmath.workdps(400):
+        e, root = mpmath.mpf(eps), mpmath.sqrt(n)
+        assert root * _tau_ref(c.K, r) <= e / 2 < root * _tau_ref(c.K - 1, r)
+        budget = e - root * _tau_ref(c.K, r)
+        b0 = _mpf(_lemma4_exact(n, Fraction(r), c.K, c.m0)[0])
+        b0_less = _mpf(_lemma4_exact(n, Fraction(r), c.K, c.m0 - 1)[0]) if c.m0 > 1 else None
+        assert b0 <= budget and (b0_less is None or b0_less > budget)
+        assert mpmath.mpf(c.certified_error) >= b0 + root * _tau_ref(c.K, r)
+
+
+def test_rule_ps_m_is_minimal():
+    n, eps, r = 3, 1e-8, 4.0
+    c = choose(n, eps, r, "paterson_stockmeyer")
+    trunc = math.sqrt(n) * taylor_tail(c.K, r)
+    at_m = paterson_stockmeyer_constants(n, r, c.K, c.p, c.m0).delta0
+    below = paterson_stockmeyer_constants(n, r, c.K, c.p, c.m0 - 1).delta0
+    assert trunc + at_m <= eps * (1 + 1e-12) and trunc + below > eps
+
+
 # ------------------------------------------------------------- Lemma 5 re-derived in mpmath
 
 
