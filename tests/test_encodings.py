@@ -180,7 +180,9 @@ numbers = st.one_of(
 )
 
 
-@pytest.mark.parametrize("name, p", [(n, 3) for n in ENCODINGS] + [("P10", 5), ("B1999", 2)])
+@pytest.mark.parametrize(
+    "name, p", [(n, 3) for n in ENCODINGS] + [("P10", 5), ("P1000", 4), ("B1999", 2), ("FP15", 2)]
+)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(x=numbers)
 def test_round_trip_equals_reference_rounding(name, p, x):

@@ -200,6 +200,13 @@ def test_impossible_rules_raise_instead_of_looping():
         sample(cfg, 1, gen(16))
 
 
+def test_draw_matrices_rejects_unknown_names():
+    with pytest.raises(ValueError, match="known: uniform, gaussian, ball"):
+        draw_matrices("wishart", 3, 4, {}, gen(0))
+    with pytest.raises(ValueError, match="allowed"):
+        draw_matrices("spd", 3, 4, {"c": 1.0}, gen(0))
+
+
 def test_sample_rejects_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         sample(SamplerConfig(), 0, gen(0))
