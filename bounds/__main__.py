@@ -27,7 +27,7 @@ per combination."""
 EPILOG = """\
 examples:
   python -m bounds --n 5 --eps 1e-6 --radius 1
-  python -m bounds --n 2 3 5 10 --eps 1e-2 1e-4 1e-6 --radius 1 4
+  python -m bounds --n 2 3 5 10 --eps 1e-2 1e-4 1e-6 --radius 1 4 --side-by-side
   python -m bounds --n 3 --eps 1e-8 --radius 4 --method best --objective depth --json
 
 Bad input prints one line on stderr and exits with status 2."""
@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print a JSON list of objects")
     fmt.add_argument("--latex", action="store_true", help="print a LaTeX tabular")
+    fmt.add_argument(
+        "--side-by-side",
+        action="store_true",
+        help="one row per (n, r, eps) with the methods side by side, in the format of "
+        "THEORY.md section 10.3 (H: K, m, L, P | SS: s, K, m_0 / m_1..m_s, L, P | "
+        "PS: p, m, L, W, P)",
+    )
     return parser
 
 
@@ -127,6 +134,35 @@ def format_table(choices: list[Choice]) -> str:
     return "\n".join([line(header), *map(line, rows)])
 
 
+def _cell(c: Choice) -> str:
+    m = ",".join(map(str, c.m)) if c.m else "-"
+    if c.method == "horner":
+        return f"{c.K}, {m}, {c.depth}, {c.params}"
+    if c.method == "scaling_squaring":
+        if c.s == 0:
+            return f"0, {c.K}, {m}, {c.depth}, {c.params}"
+        tail = ",".join(map(str, c.m_squarings))
+        return f"{c.s}, {c.K}, {c.m0} / {tail}, {c.depth}, {c.params}"
+    if c.method == "paterson_stockmeyer":
+        return f"{c.p}, {m}, {c.depth}, {c.width}, {c.params}"
+    return f"{c.method}: {c.K}, {m}, {c.depth}, {c.width}, {c.params}"
+
+
+def format_side_by_side(choices: list[Choice], methods) -> str:
+    """Rows ``| n (W_H) | r | eps | method cells... |`` as in THEORY.md section 10.3."""
+    names = {"horner": "H: K, m, L, P", "scaling_squaring": "SS: s, K, m_0 / m_1..m_s, L, P"}
+    names["paterson_stockmeyer"] = "PS: p, m, L, W, P"
+    lines = ["| n (W_H) | r | eps | " + " | ".join(names.get(m, m) for m in methods) + " |"]
+    per_point = len(methods)
+    for i in range(0, len(choices), per_point):
+        group = choices[i : i + per_point]
+        first = group[0]
+        w = next((c.width for c in group if c.method == "horner"), first.width)
+        cells = " | ".join(_cell(c) for c in group)
+        lines.append(f"| {first.n} ({w}) | {first.r:g} | {first.eps:.0e} | {cells} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 success, 2 bad input)."""
     parser = build_parser()
@@ -140,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     methods = ALL_METHODS if args.method == "all" else (args.method,)
     choices = []
     try:
-        for n, eps, r, method in itertools.product(args.n, args.eps, args.radius, methods):
+        # Order (n, r, eps) as THEORY.md section 10.3 does; methods vary fastest.
+        for n, r, eps, method in itertools.product(args.n, args.radius, args.eps, methods):
             choices.append(choose(n, eps, r, method, args.norm, objective=args.objective))
     except ValueError as exc:
         print(f"python -m bounds: error: {exc}", file=sys.stderr)
@@ -149,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps([c.to_dict() for c in choices], indent=1))
     elif args.latex:
         print(latex_table(choices))
+    elif args.side_by_side:
+        print(format_side_by_side(choices, methods))
     else:
         norm = "Frobenius" if args.norm == "fro" else "spectral"
         print(f"# certified ReLU networks for exp(A), ||A||_2 <= r, error in the {norm} norm")

@@ -52,6 +52,22 @@ def test_latex(capsys):
     assert "& 20 & 72 & 5530 &" in out  # THEORY.md 10.3, n = 2, r = 1, eps = 1e-2, H
 
 
+def test_side_by_side_reproduces_section_10_3(capsys):
+    argv = ["--n", "2", "10", "--eps", "1e-6", "--radius", "1", "4", "--side-by-side"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # THEORY.md section 10.3, rows verbatim.
+    assert lines[1:] == [
+        "| 2 (72) | 1 | 1e-06 | 9, 12, 96, 19394 | 2, 6, 12 / 13,12, 85, 16970 | 3, 11, 44, 88, 10016 |",
+        "| 2 (72) | 4 | 1e-06 | 20, 14, 266, 52354 | 3, 9, 15 / 15,15,14, 164, 31036 "
+        "| 4, 14, 98, 96, 22320 |",
+        "| 10 (8200) | 1 | 1e-06 | 10, 14, 126, 6013930 | 1, 8, 14 / 14, 112, 5745920 "
+        "| 2, 13, 65, 8400, 3587840 |",
+        "| 10 (8200) | 4 | 1e-06 | 20, 17, 323, 14148730 | 4, 8, 18 / 18,18,17,17, 196, 9929350 "
+        "| 4, 17, 119, 8800, 5644280 |",
+    ]
+
+
 def test_best(capsys):
     argv = ["--n", "3", "--eps", "1e-4", "--radius", "1", "--method", "best", "--json"]
     assert main(argv) == 0
