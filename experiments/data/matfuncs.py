@@ -34,6 +34,10 @@ Methods (Higham, *Functions of Matrices: Theory and Computation*, SIAM 2008, cit
   (the Kenney-Laub 1989 bound that H08 sec. 11.4 uses), below double rounding.
 - pow<k>: binary powering (repeated squaring), ``floor(log2 k) + popcount(k) - 1`` products.
 
+Inputs may be any real dtype and device; the computation runs in float64 on the CPU (tiny
+matrices, where LAPACK and stacked products beat kernel launches) and the result comes back in
+float64 on the input's device.
+
 Domain and failures are reported per matrix (``matrix_function_masked``) or as one
 ``OutOfDomainError`` naming how many matrices failed and why (``matrix_function``); never as a
 silent NaN. A matrix is marked invalid when its entries are not finite, it is outside the
@@ -107,7 +111,7 @@ def check_function_name(name: str) -> str:
 
 
 def _as_batch(A) -> Tensor:
-    """Validate and convert ``A`` to a float64 tensor of shape (..., n, n)."""
+    """Validate and convert ``A`` to a float64 tensor of shape (..., n, n) (no gradient)."""
     if not isinstance(A, Tensor):
         A = torch.as_tensor(np.asarray(A))
     if A.is_complex():
@@ -116,7 +120,7 @@ def _as_batch(A) -> Tensor:
         raise ValueError(f"expected a tensor of shape (..., n, n), got {tuple(A.shape)}")
     if A.shape[-1] < 1:
         raise ValueError("matrices must be at least 1 x 1")
-    return A.to(torch.float64)
+    return A.detach().to(torch.float64)
 
 
 def _fro(X: Tensor) -> Tensor:
@@ -463,6 +467,12 @@ def _evaluate(name: str, A: Tensor) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
 def _run(name: str, A) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
     name = check_function_name(name)
     A = _as_batch(A)
+    if A.device.type != "cpu":
+        # References are computed on the CPU (tiny matrices, LAPACK-bound; the data layer
+        # samples on the CPU anyway) and handed back on the caller's device.
+        value, valid, reasons = _run(name, A.detach().cpu())
+        device = A.device
+        return value.to(device), valid.to(device), {k: v.to(device) for k, v in reasons.items()}
     batch_shape = A.shape[:-2]
     n = A.shape[-1]
     flat = A.reshape(-1, n, n)  # (B, n, n)
