@@ -113,7 +113,8 @@ def _exact_value(m: np.ndarray, E: np.ndarray) -> np.ndarray:
     """``m 10^E`` correctly rounded to float64 (m integer with |m| < 2^53)."""
     mf = m.astype(np.float64)
     out = np.where(E >= 0, mf * _pow10(np.clip(E, 0, 22)), mf / _pow10(np.clip(-E, 0, 22)))
-    # One correctly rounded operation on exact operands needs |E| <= 22 (10^22 < 2^53 * 2^22).
+    # 10^E is exact for |E| <= 22 (5^22 < 2^53) and so is m, so one IEEE multiply or divide
+    # rounds correctly; beyond that, Python's correctly rounded decimal parser does it.
     for i in np.flatnonzero(np.abs(E) > 22):
         out[i] = float(f"{int(m[i])}e{int(E[i])}")
     return out
