@@ -1,6 +1,7 @@
 """Data layer: reference matrix functions, input distributions, number encodings.
 
-Three modules, each importing only downward (matfuncs <- sampling; encodings stands alone):
+Three modules, each importing only downward (sampling uses matfuncs; encodings uses only its
+MaskedResult):
 
 - ``matfuncs``: batched float64 reference f(A) for exp, sign, sin, cos, log, sqrt, pow<k>.
 - ``sampling``: named, seeded input distributions and (A, f(A)) batches with explicit rejection.
