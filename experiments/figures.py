@@ -281,7 +281,7 @@ def figure_learning_curves(results: Path, out: Path, run_dirs: list[Path]) -> li
 FIGURES: dict[str, tuple[Callable, str]] = {
     "fig1_bounds": (
         figure_bounds,
-        "Proven width, depth and parameters against 1/eps (n = 2, 3, 5, 10; both methods; r = 1).",
+        "Proven width, depth and parameters against 1/eps (n = 2, 3, 5, 10; methods H, SS, PS; r = 1).",
     ),
     "fig2_constructive_error": (
         figure_constructive_error,
@@ -313,6 +313,13 @@ FIGURES: dict[str, tuple[Callable, str]] = {
 }
 
 NEEDS_RUNS = {"fig5_accuracy_by_encoding", "fig6_learning_curves"}
+SOURCES = {
+    "fig1_bounds": ["bounds_grid.json"],
+    "fig2_constructive_error": ["constructive_check.json"],
+    "fig3_squaring": ["squaring.json"],
+    "fig4_error_vs_params": ["compare.json"],
+    "fig7_error_distribution": ["compare.json"],
+}
 
 
 def draw_all(results: Path, out: Path, run_dirs: list[Path]) -> dict[str, list[Path]]:
@@ -323,4 +330,41 @@ def draw_all(results: Path, out: Path, run_dirs: list[Path]) -> dict[str, list[P
             drawn[name] = fn(results, out, run_dirs) if name in NEEDS_RUNS else fn(results, out)
         except FileNotFoundError as e:
             print(f"figures: skipped {name}: missing {e.filename}")
+    if drawn:
+        write_readme(out, drawn, results, run_dirs)
     return drawn
+
+
+def _rel(p: Path) -> str:
+    repo = Path(__file__).resolve().parent.parent
+    p = Path(p).resolve()
+    return str(p.relative_to(repo)) if p.is_relative_to(repo) else str(p)
+
+
+def write_readme(out: Path, drawn: dict, results: Path, run_dirs: list[Path]) -> Path:
+    """``figures/README.md``: per figure a one-line caption, the command, the files it read."""
+    lines = [
+        "# Figures",
+        "",
+        "Drawn only from result files, never by retraining. Redraw all of them with",
+        f"`python -m experiments figures --results {_rel(results)}`; recompute the result files with",
+        "`python -m experiments reproduce` (it ends by drawing these).",
+        "",
+    ]
+    for name in drawn:
+        read = [_rel(results / f) for f in SOURCES.get(name, [])]
+        if name in NEEDS_RUNS:
+            read += [_rel(d) + "/{results.json,metrics.jsonl}" for d in run_dirs]
+        lines += [
+            f"## {name}",
+            "",
+            f"![{name}]({name}.png)",
+            "",
+            FIGURES[name][1],
+            "",
+            "Read: " + ", ".join(f"`{r}`" for r in read),
+            "",
+        ]
+    path = out / "README.md"
+    path.write_text("\n".join(lines))
+    return path
