@@ -13,6 +13,7 @@ from .oracle import DomainError, PrecisionWarning, eps_floor
 from .paterson_stockmeyer import PatersonStockmeyerNetwork
 from .product import ProductNet, SquareNet, product_structured
 from .relu_network import Counts, ReluNetwork, count
+from .sign import SignNetwork, sign_network
 from .squaring import SquaringNet, yarotsky_f
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "PrecisionWarning",
     "ProductNet",
     "ReluNetwork",
+    "SignNetwork",
     "SquareNet",
     "SquaringNet",
     "certify_exact",
@@ -39,5 +41,6 @@ __all__ = [
     "exp_network",
     "matmul_structured",
     "product_structured",
+    "sign_network",
     "yarotsky_f",
 ]

@@ -189,8 +189,9 @@ def certify_exact(net, A, eps: float | None = None, digits: int = 60) -> ExactCe
 
     The explicit network is evaluated exactly (:func:`exact_forward`), f(A) by mpmath at
     ``digits + 10`` digits (``REFERENCES``), the norm of the difference at ``digits``. The domain
-    ``||A||_2 <= r`` is checked in mpmath (relative slack ``10^(5 - digits)``): outside it the
-    theorem says nothing. Raises DomainError (bad input) or ValueError (no eps, bad digits).
+    ``||A||_2 <= r`` (and ``||I - A^2||_2 <= rho`` for a network with ``rho``, the sign network) is
+    checked in mpmath (relative slack ``10^(5 - digits)``): outside it the theorem says nothing.
+    Raises DomainError (bad input) or ValueError (no eps, bad digits).
     """
     if isinstance(digits, bool) or not isinstance(digits, int) or digits < 30:
         raise ValueError(f"digits must be an integer >= 30, got {digits!r}")
@@ -214,6 +215,11 @@ def certify_exact(net, A, eps: float | None = None, digits: int = 60) -> ExactCe
                 f"spectral norm {mpmath.nstr(smax, 12)} exceeds the radius r={net.r:g}; "
                 "the guarantee holds only on ||A||_2 <= r"
             )
+        rho = getattr(net, "rho", None)  # the sign network's second domain condition
+        if rho is not None:
+            dev = max(mpmath.svd_r(mpmath.eye(n) - A_mp * A_mp, compute_uv=False))
+            if dev > mpmath.mpf(rho) * (1 + mpmath.mpf(10) ** (5 - digits)):
+                raise DomainError(f"||I - A^2||_2 = {mpmath.nstr(dev, 12)} exceeds rho={rho:g}")
         ref = REFERENCES[function](A_mp)
     with mpmath.workdps(digits):
         exact_phi = mpmath.matrix(

@@ -145,7 +145,7 @@ ERROR_GRID = list(itertools.product((1, 2, 3), (0.5, 1.0, 2.0, 4.0), (1e-1, 1e-2
 @pytest.mark.parametrize(("n", "r", "eps"), ERROR_GRID)
 def test_worst_error_below_eps(n, r, eps):
     net = exp_network(n, eps, r, method="paterson_stockmeyer")
-    res = check_network(net, count=120, seed=n, adversarial_starts=4, adversarial_steps=20)
+    res = check_network(net, count=100, seed=n, adversarial_starts=3, adversarial_steps=15)
     assert res.worst_error <= eps, res
     assert res.worst_error <= net.choice.certified_error * (1 + 1e-9) + 1e-13, res
 
