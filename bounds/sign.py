@@ -14,7 +14,8 @@ quadratically. docs/sign_network.md derives, with explicit constants:
   ``||X_j - sign(A)||_2 <= g_j := sigma (1 - sqrt(1 - rho_j))``, ``sigma = alpha / sqrt(1 - rho)``.
 * Lemma S2 (the network): each iteration is a squaring ``Y~ = Pi_sq(X~)`` and a product
   ``X~' = Pi(X~, (3I - Y~)/2)`` (Lemma 3 of THEORY.md), and the network error ``d_j`` obeys
-  ``d_{j+1} = lambda_j d_j + M_j e1_j / 2 + e2_j`` (constants below).
+  ``d_{j+1} = z_j + p (z_0 + ... + z_{j-1})``, ``z_j = kappa_j d_j + M_j e1_j / 2 + e2_j``,
+  ``p = (1 + sigma^2) / 2`` (the norm of the projection that Newton-Schulz's derivative is at sign(A)).
 
 Every constant is decided in mpmath at ``DPS`` digits and returned rounded up to a float.
 """
@@ -52,7 +53,8 @@ class SignConstants:
     ``sigma``: bound on ||sign(A)||_2; ``rho``: (rho_0..rho_k), bounds on ||I - X_j^2||_2;
     ``g``: (g_0..g_k), bounds on ||X_j - sign(A)||_2; ``xi``: bounds on ||X_j||_2; ``M``: entry
     ranges of X~_j (both factors of the squaring, M_x of the product); ``N``: entry ranges of
-    W~_j = (3I - Y~_j)/2 (M_y of the product); ``lam``: Lipschitz factors; ``d``: (d_0..d_k),
+    W~_j = (3I - Y~_j)/2 (M_y of the product); ``kappa``: the non-projection Lipschitz factors
+    kappa_j of Lemma S2; ``d``: (d_0..d_k),
     bounds on ||X~_j - X_j||_F.
     """
 
@@ -62,7 +64,7 @@ class SignConstants:
     xi: tuple[float, ...]
     M: tuple[float, ...]
     N: tuple[float, ...]
-    lam: tuple[float, ...]
+    kappa: tuple[float, ...]
     d: tuple[float, ...]
 
 
@@ -199,8 +201,13 @@ def _iteration(rho, alpha, k: int):
 
 
 def _network(n: int, sigma, rhos, g, xi, ms):
-    """Lemma S2 in mpmath: M_j, N_j, lambda_j and d_0..d_k for layers ms."""
-    d, M, N, lam = [mpmath.mpf(0)], [], [], []
+    """Lemma S2 in mpmath: M_j, N_j, kappa_j and d_0..d_k for layers ms.
+
+    D_{j+1} = P(D_j) + Z_j with the projection P(D) = (D - S D S)/2 (P^2 = P, ||P|| <= p) and
+    ||Z_j||_F <= z_j = kappa_j d_j + M_j e1_j / 2 + e2_j; unrolled from D_0 = 0,
+    D_{j+1} = Z_j + P(Z_0 + ... + Z_{j-1}), so d_{j+1} = z_j + p (z_0 + ... + z_{j-1})."""
+    p = (1 + sigma**2) / 2
+    d, M, N, kappa, z = [mpmath.mpf(0)], [], [], [], []
     for j in range(len(ms) // 2):
         a, b = ms[2 * j], ms[2 * j + 1]
         dj = d[-1]
@@ -208,17 +215,18 @@ def _network(n: int, sigma, rhos, g, xi, ms):
         e1 = n * n * Mj**2 * mpmath.ldexp(1, -2 * a - 2)
         Nj = 1 + rhos[j] / 2 + xi[j] * dj + dj**2 / 2 + e1 / 2
         e2 = n * n * Mj * Nj * mpmath.ldexp(1, -2 * b - 2)
-        lj = (1 + sigma**2 + 6 * sigma * g[j] + 3 * g[j] ** 2) / 2 + 3 * xi[j] * dj / 2 + dj**2 / 2
+        kj = (6 * sigma * g[j] + 3 * g[j] ** 2) / 2 + 3 * xi[j] * dj / 2 + dj**2 / 2
         M.append(Mj)
         N.append(Nj)
-        lam.append(lj)
-        d.append(lj * dj + Mj * e1 / 2 + e2)
-    return M, N, lam, d
+        kappa.append(kj)
+        d.append(kj * dj + Mj * e1 / 2 + e2 + p * mpmath.fsum(z))
+        z.append(kj * dj + Mj * e1 / 2 + e2)
+    return M, N, kappa, d
 
 
-def _constants(n, sigma, rhos, g, xi, M, N, lam, d) -> SignConstants:
+def _constants(n, sigma, rhos, g, xi, M, N, kappa, d) -> SignConstants:
     up = lambda xs: tuple(_ceil_float(x) for x in xs)  # noqa: E731
-    return SignConstants(_ceil_float(sigma), up(rhos), up(g), up(xi), up(M), up(N), up(lam), up(d))
+    return SignConstants(_ceil_float(sigma), up(rhos), up(g), up(xi), up(M), up(N), up(kappa), up(d))
 
 
 def sign_constants(n: int, rho: float, alpha: float | None, k: int, m: Sequence[int]) -> SignConstants:
@@ -229,8 +237,8 @@ def sign_constants(n: int, rho: float, alpha: float | None, k: int, m: Sequence[
     sign_counts(1, k, m)  # validates k and m
     with mpmath.workdps(DPS):
         sigma, rhos, g, xi = _iteration(mpmath.mpf(rho), mpmath.mpf(alpha), k)
-        M, N, lam, d = _network(n, sigma, rhos, g, xi, list(m))
-        return _constants(n, sigma, rhos, g, xi, M, N, lam, d)
+        M, N, kappa, d = _network(n, sigma, rhos, g, xi, list(m))
+        return _constants(n, sigma, rhos, g, xi, M, N, kappa, d)
 
 
 def sign_iteration_error(rho: float, alpha: float | None, k: int) -> float:
@@ -273,7 +281,7 @@ def choose_sign(n: int, eps: float, rho: float, alpha: float | None = None, norm
         m = 1 if k else 0
         while True:
             ms = [m] * (2 * k)
-            M, N, lam, d = _network(n, sigma, rhos, g, xi, ms)
+            M, N, kappa, d = _network(n, sigma, rhos, g, xi, ms)
             if trunc + d[-1] <= epsm:
                 break
             m += 1
@@ -294,5 +302,5 @@ def choose_sign(n: int, eps: float, rho: float, alpha: float | None = None, norm
             certified_error=min(eps, _ceil_float(trunc + d[-1])),
             iteration_error=_ceil_float(trunc),
             network_error=_ceil_float(d[-1]),
-            constants=_constants(n, sigma, rhos, g, xi, M, N, lam, d),
+            constants=_constants(n, sigma, rhos, g, xi, M, N, kappa, d),
         )
