@@ -29,9 +29,11 @@ ALL_METHODS = (*METHODS, "paterson_stockmeyer")
 
 
 class ExpNetworkBase(nn.Module):
-    """What every exp network shares: the checked ``forward``, the cached explicit network and the
-    oracle's ``certify``. A subclass sets ``n, r, eps, norm, dtype, choice`` (by ``_setup``) and
-    implements ``structured`` (batched forward, no checks) and ``_build`` (the explicit network).
+    """What every certified matrix-function network shares: the checked ``forward``, the cached
+    explicit network and the oracle's ``certify``. A subclass sets ``n, r, eps, norm, dtype, choice``
+    (by ``_setup``) and implements ``structured`` (batched forward, no checks) and ``_build`` (the
+    explicit network). Subclasses: :class:`ExpNetwork` (H, SS), ``PatersonStockmeyerNetwork`` (PS)
+    and ``SignNetwork`` (f = sign, which also overrides ``forward`` for its domain check).
     """
 
     def _setup(self, n: int, r: float, eps, norm: str, dtype: torch.dtype, choice) -> None:
@@ -60,10 +62,11 @@ class ExpNetworkBase(nn.Module):
         return self._explicit
 
     def certify(self, A, candidate, tol: float):
-        """ "pass" / "fail" / "undecided" for ``||candidate - exp(A)|| <= tol`` (batched).
+        """ "pass" / "fail" / "undecided" for ``||candidate - f(A)|| <= tol`` (batched; f = exp, or
+        sign for the sign network).
 
-        With ``||Phi(A) - exp(A)|| <= eps`` guaranteed in the network's norm, "pass" means
-        ``||candidate - Phi(A)|| <= tol - eps`` (certainly within tol of exp(A)), "fail" means it exceeds
+        With ``||Phi(A) - f(A)|| <= eps`` guaranteed in the network's norm, "pass" means
+        ``||candidate - Phi(A)|| <= tol - eps`` (certainly within tol of f(A)), "fail" means it exceeds
         ``tol + eps`` (certainly not). Returns a str for one matrix, an array of str for a batch.
         """
         if self.eps is None:
@@ -182,7 +185,7 @@ def exp_network(
     method: str = "scaling_squaring",
     norm: str = "fro",
     dtype: torch.dtype = torch.float64,
-) -> ExpNetwork:
+) -> ExpNetworkBase:
     """The network ``bounds.choose(n, eps, r, method, norm)`` describes, built with its constants.
 
     Methods: ``"horner"`` and ``"scaling_squaring"`` (:class:`ExpNetwork`), ``"paterson_stockmeyer"``

@@ -204,3 +204,11 @@ def test_exact_rational_certificate():
         assert cert.function == "sign" and cert.holds and cert.exact_error <= net.choice.certified_error
     with pytest.raises(DomainError, match="I - A"):
         certify_exact(net, [[Fraction(1, 2), Fraction(0)], [Fraction(0), Fraction(1)]])
+
+
+def test_oracle_certify_for_sign():
+    net = sign_network(2, 1e-3, 0.5)
+    A = torch.tensor([[0.9, 0.2], [0.0, -1.1]], dtype=torch.float64)
+    S = torch.from_numpy(reference_sign(A.numpy()[None])[0])
+    assert net.certify(A, S, 1e-2) == "pass"
+    assert net.certify(A, -S, 1e-2) == "fail"
