@@ -338,8 +338,8 @@ def summarize_runs(paths: Sequence[str | Path], norm: str = "l1") -> str:
 
     `paths` are run folders or folders of run folders. The first table has final test
     accuracy (%, 95% Wilson interval) at each tolerance, the median relative error and the
-    number of invalid outputs; the second the learning curve: accuracy within 5% at the
-    evaluations closest to each quarter of the run.
+    number of invalid outputs; the second the learning curve: accuracy within 5% and median
+    error at the evaluations closest to each quarter of the run.
     """
     runs = []
     for p in paths:
@@ -378,16 +378,18 @@ def summarize_runs(paths: Sequence[str | Path], norm: str = "l1") -> str:
             # The evaluation closest to k/4 of the run (the last one is the final, full test).
             target = k * res["steps"] / 4
             r = min(evals, key=lambda r: (abs(r["step"] - target), -r["step"]))
-            curve.append(f"{r['step']}: {100 * r['test']['accuracy']['0.05']['acc']:.1f}")
+            med = r["test"]["quantiles"]["0.5"]
+            med = f"{med:.3g}" if med is not None else "inf"
+            curve.append(f"{r['step']}: {100 * r['test']['accuracy']['0.05']['acc']:.1f} ({med})")
         curves.append([run.name, *curve])
     head += [f"acc < {float(t) * 100:g}%" for t in taus]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += [
         "",
-        "Learning curve, `step: accuracy within 5% (%)` at about 1/4, 2/4, 3/4 of each run and",
-        "at its end (periodic evaluations use the first eval_size test matrices; the end uses",
-        "all of them).",
+        "Learning curve, `step: accuracy within 5% in % (median relative error)` at about 1/4,",
+        "2/4, 3/4 of each run and at its end (periodic evaluations use the first eval_size test",
+        "matrices; the end uses all of them).",
         "",
         "| run | 1/4 | 2/4 | 3/4 | end |",
         "|---|---|---|---|---|",
