@@ -26,8 +26,29 @@ __all__ = ["yarotsky_f", "SquaringNet", "Branch"]
 def yarotsky_f(t: torch.Tensor, m: int, merged: bool) -> torch.Tensor:
     """``f_m(|t|)`` for ``t in [-1, 1]`` (merged) or ``f_m(t)`` for ``t in [0, 1]``, elementwise.
 
-    The same arithmetic as the explicit branch, layer by layer, evaluated on tensors of any shape.
+    The same arithmetic as the explicit branch, layer by layer, evaluated on tensors of any shape;
+    ``t`` is not modified. Without autograd the layers update two state tensors in place (fewer
+    kernels and allocations, about 2x faster on CPU); every rewrite used there is exact in binary
+    floating point, so both paths return bit-identical values (tests/test_benchmarks.py):
+    ``sigma(t) + sigma(-t) = |t|`` and ``sigma(t - 1/2) + sigma(-t - 1/2) = sigma(|t| - 1/2)`` (one
+    term is 0), ``sigma(t - 1/2) = sigma(sigma(t) - 1/2)``, ``2u - 4v = 2 (u - 2v)`` and
+    ``G / 4^l = 4^-l G`` (scalings by powers of two are exact).
     """
+    if torch.is_grad_enabled() and t.requires_grad:
+        return _yarotsky_f_autograd(t, m, merged)
+    a = t.abs() if merged else torch.relu(t)  # first-layer units sigma(t) (+ sigma(-t)); fresh
+    v = (a - 0.5).relu_()  # b = sigma(|t| - 1/2)
+    F = torch.add(v, a, alpha=0.5)  # f_1 = a/2 + b
+    G = a.sub_(v, alpha=2.0).mul_(2.0)  # g_1 = 2a - 4b, in a's storage
+    for level in range(2, m + 1):
+        torch.sub(G, 0.5, out=v).relu_()  # v = sigma(G - 1/2), reusing b's storage
+        G.relu_().sub_(v, alpha=2.0).mul_(2.0)  # g_l = 2 sigma(G) - 4 v
+        F.relu_().sub_(G, alpha=4.0**-level)  # f_l = sigma(F) - g_l / 4^l
+    return F
+
+
+def _yarotsky_f_autograd(t: torch.Tensor, m: int, merged: bool) -> torch.Tensor:
+    """:func:`yarotsky_f` without in-place updates, for inputs that need gradients."""
     relu = torch.relu
     if merged:
         a = relu(t) + relu(-t)  # |t|
