@@ -41,9 +41,13 @@ from .rules import (
     squaring_constants,
     taylor_tail,
 )
+from .sign import SignChoice, choose_sign, sign_counts
 
 __all__ = [
     "ALL_METHODS",
+    "SignChoice",
+    "choose_sign",
+    "sign_counts",
     "DPS",
     "METHODS",
     "NORMS",

@@ -100,29 +100,41 @@ def figure_bounds(results: Path, out: Path) -> list[Path]:
 
 
 def figure_constructive_error(results: Path, out: Path) -> list[Path]:
-    """Fig. 2: worst measured error of the built networks against eps; every point lies under y = eps."""
+    """Fig. 2: worst measured error of the built networks against eps; every point lies under y = eps.
+    Left: exp networks (Methods H, SS, PS); right: sign networks (docs/sign_network.md), if checked."""
     data = load_json(results / "constructive_check.json")
-    fig, ax = plt.subplots(layout="constrained", figsize=(4.8, 3.8))
-    for method in sorted({r["method"] for r in data["rows"]}):
-        rows = [r for r in data["rows"] if r["method"] == method]
-        color, marker = METHOD_STYLE.get(method, ("k", "x"))
-        ax.scatter(
-            [r["eps"] for r in rows],
-            [r["worst_error"] for r in rows],
-            s=14,
-            color=color,
-            marker=marker,
-            alpha=0.7,
-            label=f"{method.replace('_', ' ')} (worst found)",
-        )
-    e = sorted({r["eps"] for r in data["rows"]})
-    ax.plot(e, e, "k-", lw=1, label="error = eps")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("eps (guaranteed Frobenius error)")
-    ax.set_ylabel("worst measured ||Phi(A) - exp(A)||_F")
-    ax.legend()
-    ax.set_title("Built networks keep their promise\n(random, sphere, structured, adversarial inputs)")
+    sign_path = results / "sign_check.json"
+    panels = [("exp(A), ||A||_2 <= r", data["rows"], "method")]
+    if sign_path.is_file():
+        panels.append(("sign(A), ||I - A^2||_2 <= rho", load_json(sign_path)["rows"], "rho"))
+    fig, axes = plt.subplots(
+        1, len(panels), layout="constrained", figsize=(4.8 * len(panels), 3.8), squeeze=False
+    )
+    for ax, (title, rows, key) in zip(axes[0], panels, strict=True):
+        for group in sorted({r[key] for r in rows}):
+            sel = [r for r in rows if r[key] == group]
+            if key == "method":
+                color, marker = METHOD_STYLE.get(group, ("k", "x"))
+                label = group.replace("_", " ")
+            else:
+                color, marker, label = None, "D", f"rho = {group:g}"
+            ax.scatter(
+                [r["eps"] for r in sel],
+                [max(r["worst_error"], 1e-17) for r in sel],
+                s=14,
+                color=color,
+                marker=marker,
+                alpha=0.7,
+                label=f"{label} (worst found)",
+            )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.axline((1e-3, 1e-3), (1e-1, 1e-1), color="k", lw=1, label="error = eps")
+        ax.set_xlabel("eps (guaranteed Frobenius error)")
+        ax.set_ylabel("worst measured Frobenius error")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    fig.suptitle("Built networks keep their promise (random, boundary, structured, adversarial inputs)")
     return _save(fig, out, "fig2_constructive_error")
 
 
@@ -315,7 +327,7 @@ FIGURES: dict[str, tuple[Callable, str]] = {
 NEEDS_RUNS = {"fig5_accuracy_by_encoding", "fig6_learning_curves"}
 SOURCES = {
     "fig1_bounds": ["bounds_grid.json"],
-    "fig2_constructive_error": ["constructive_check.json"],
+    "fig2_constructive_error": ["constructive_check.json", "sign_check.json"],
     "fig3_squaring": ["squaring.json"],
     "fig4_error_vs_params": ["compare.json"],
     "fig7_error_distribution": ["compare.json"],

@@ -48,6 +48,8 @@ class Plan:
     encodings: tuple[str, ...]
     config_prefix: str  # "cpu" or "gpu"
     test_size: int
+    sign_rhos: tuple[float, ...] = (0.25, 0.5)
+    sign_eps: tuple[float, ...] = (1e-1, 1e-2, 1e-3)
 
 
 _ENCODINGS = ("P10", "P1000", "B1999", "FP15")
@@ -78,6 +80,8 @@ MODES = {
         encodings=_ENCODINGS,
         config_prefix="cpu",
         test_size=1000,
+        sign_rhos=(0.25, 0.5, 0.9),
+        sign_eps=(1e-1, 1e-2, 1e-3, 1e-4),
     ),
     "gpu": Plan(
         "gpu",
@@ -105,6 +109,8 @@ MODES = {
         encodings=("P1000",),
         config_prefix="tiny",
         test_size=50,
+        sign_rhos=(0.5,),
+        sign_eps=(1e-1,),
     ),
 }
 
@@ -254,7 +260,21 @@ def reproduce(
         f"worst error <= eps everywhere: {summary['all_below_eps']} "
         f"(max error/eps {summary['max_error_over_eps']:.3f}, median {summary['median_error_over_eps']:.3f})"
     )
-    written += [out / "squaring.json", out / "constructive_check.json"]
+    sign_spec = {"ns": list(plan.constructive_ns), "rhos": list(plan.sign_rhos), "eps": list(plan.sign_eps)}
+    signs = _cached(
+        out / "sign_check.json",
+        sign_spec,
+        lambda: theory_study.sign_grid(
+            plan.constructive_ns, plan.sign_rhos, plan.sign_eps, progress=not quiet
+        ),
+        "the sign-network check",
+    )
+    sign_ok = all(r["counts_agree"] and r["worst_error"] <= r["eps"] for r in signs["rows"])
+    _say(
+        f"  {len(signs['rows'])} sign networks (||I - A^2||_2 <= rho): "
+        f"counts agree and worst error <= eps: {sign_ok}"
+    )
+    written += [out / "squaring.json", out / "constructive_check.json", out / "sign_check.json"]
 
     runs_dir = out / "runs"
     if skip_training:

@@ -80,6 +80,47 @@ def constructive_grid(
     return {"seed": seed, "count_random": count_random, "rows": rows}
 
 
+def sign_grid(
+    ns=(1, 2, 3),
+    rhos=(0.25, 0.5, 0.9),
+    epss=(1e-1, 1e-2, 1e-3, 1e-4),
+    count_random: int = 100,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Sign networks (docs/sign_network.md, Theorem S) over n x rho x eps: counts read off the weights
+    against ``bounds.sign_counts`` and the worst error found on the domain ``||I - A^2||_2 <= rho``."""
+    from constructive.sign import check_sign_network, sign_network
+
+    rows = []
+    grid = [(n, rho, e) for n in ns for rho in rhos for e in epss]
+    for n, rho, eps in tqdm(grid, desc="sign networks", disable=not progress):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PrecisionWarning)
+            net = sign_network(n, eps, rho)
+        counted = count(net.to_relu_network())
+        c = net.choice
+        res = check_sign_network(net, count=count_random, seed=seed)
+        rows.append(
+            {
+                "n": n,
+                "rho": rho,
+                "eps": eps,
+                "k": c.k,
+                "m": list(c.m),
+                "depth": counted.depth,
+                "width": counted.width,
+                "params": counted.params,
+                "counts_agree": tuple(counted) == (c.depth, c.width, c.params),
+                "certified_error": c.certified_error,
+                "worst_error": res.worst_error,
+                "worst_kind": res.worst_kind,
+                "reference": res.reference,
+            }
+        )
+    return {"seed": seed, "count_random": count_random, "rows": rows}
+
+
 def squaring_study(curve_ms=(1, 2, 3, 4), error_ms=tuple(range(1, 21)), points: int = 2049) -> dict:
     """Lemma 1 measured: f_m on a grid for the curve panel, and max |f_m(x) - x^2| against m next
     to 4^(-m-1) (figure 3). The explicit network is evaluated, not the formula."""
