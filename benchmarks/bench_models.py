@@ -80,9 +80,16 @@ TARGETS = {
 
 @dataclass(frozen=True)
 class Timing:
+    """Wall-clock seconds per call (median, min, max) and the median process CPU seconds per call.
+
+    On a shared machine the wall time is what a user waits for; CPU time / threads near the wall
+    time says the process had its cores, far above it says OpenMP threads spun waiting.
+    """
+
     median_s: float
     min_s: float
     max_s: float
+    median_cpu_s: float
     repeats: int
     warmup: int
 
@@ -91,12 +98,13 @@ def time_repeats(fn: Callable[[], object], warmup: int, repeats: int) -> Timing:
     """Call fn warmup times untimed, then `repeats` times timed; wall-clock seconds per call."""
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return Timing(statistics.median(times), min(times), max(times), repeats, warmup)
+        cpu.append(time.process_time() - c0)
+    return Timing(statistics.median(times), min(times), max(times), statistics.median(cpu), repeats, warmup)
 
 
 def _suppress_eos(model: Seq2SeqTransformer, eos_id: int):

@@ -10,7 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from experiments.models.transformer import SelfAttention, Seq2SeqTransformer, num_parameters
+from experiments.models.transformer import (
+    SelfAttention,
+    Seq2SeqTransformer,
+    attend_one_query,
+    num_parameters,
+)
 
 PAD, BOS, EOS = 0, 1, 2  # DATA_API.md
 
@@ -45,6 +50,24 @@ def test_attention_matches_naive_softmax_with_padding_mask():
         heads.append(torch.softmax(scores, dim=-1) @ v[..., sl])
     ref = torch.cat(heads, dim=-1) @ attn.proj.weight.T + attn.proj.bias
     torch.testing.assert_close(out, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_one_query_attention_matches_naive_and_sdpa():
+    g = torch.Generator().manual_seed(3)
+    q = torch.randn(4, 2, 1, 8, generator=g, dtype=torch.float64)
+    k = torch.randn(4, 2, 6, 8, generator=g, dtype=torch.float64)
+    v = torch.randn(4, 2, 6, 8, generator=g, dtype=torch.float64)
+    keep = torch.rand(4, 1, 1, 6, generator=g) < 0.6
+    keep[..., 0] = True  # every row keeps one key
+    out = attend_one_query(q, k, v, keep)
+    # naive, one (batch, head) at a time
+    for b in range(4):
+        for h in range(2):
+            s = (k[b, h] @ q[b, h, 0]) / math.sqrt(8)  # (S,)
+            w = torch.exp(s - s[keep[b, 0, 0]].max()) * keep[b, 0, 0]
+            torch.testing.assert_close(out[b, h, 0], (w / w.sum()) @ v[b, h], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=keep))
+    torch.testing.assert_close(attend_one_query(q, k, v), F.scaled_dot_product_attention(q, k, v))
 
 
 def test_decoder_is_causal():
