@@ -24,6 +24,7 @@ from .counts import (
     squaring_net,
 )
 from .grid import GridChoice, GridCounts, choose_grid, evaluate_counts_grid
+from .grid_rules import RuleGrid, rule_grid
 from .rules import (
     ALL_METHODS,
     DPS,
@@ -58,6 +59,7 @@ __all__ = [
     "GridCounts",
     "HornerConstants",
     "PatersonStockmeyerConstants",
+    "RuleGrid",
     "SquaringConstants",
     "choose",
     "choose_grid",
@@ -76,6 +78,7 @@ __all__ = [
     "paterson_stockmeyer_exp",
     "paterson_stockmeyer_exp_closed",
     "product_net",
+    "rule_grid",
     "scaling_squaring_exp",
     "scaling_squaring_exp_uniform",
     "square_first",

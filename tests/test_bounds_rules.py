@@ -8,6 +8,7 @@ import math
 from fractions import Fraction
 
 import mpmath
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -418,3 +419,48 @@ def test_validation_messages_name_what_is_allowed():
         choose(0, 0.1, 1.0)
     with pytest.raises(ValueError, match="s can only"):
         choose(2, 0.1, 1.0, "horner", s=1)
+
+
+# ----------------------------------------------------------------- vectorised rules (grid)
+
+
+def _assert_grid_matches_choose(g, n, eps, r, method, norm):
+    for i in range(n.size):
+        c = choose(int(n[i]), float(eps[i]), float(r[i]), method, norm)
+        got = (g.K[i], g.s[i], g.depth[i], g.width[i], g.params[i])
+        assert got == (c.K, c.s, c.depth, c.width, c.params), (n[i], eps[i], r[i])
+        assert tuple(g.m[i, : len(c.m)]) == c.m and not g.m[i, len(c.m) :].any()
+        assert c.certified_error * (1 - 1e-11) <= g.certified_error[i] <= eps[i]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("norm", NORMS)
+def test_rule_grid_equals_choose(method, norm, rng):
+    P = 30
+    n = np.concatenate([rng.integers(1, 12, P), [3, 2]])
+    eps = np.concatenate([10 ** rng.uniform(-13, -0.5, P), [0.9, 1e-8]])
+    r = np.concatenate([10 ** rng.uniform(-2, 1.2, P), [1e-300, 32.0]])
+    g = bounds.rule_grid(n, eps, r, method, norm)
+    _assert_grid_matches_choose(g, n, eps, r, method, norm)
+
+
+def test_rule_grid_fallback_path(monkeypatch):
+    # With a margin of 10 every float64 decision counts as too close: every point must then be
+    # decided by choose (mpmath), and the assembled arrays must still be right.
+    import bounds.grid_rules as grid_rules
+
+    monkeypatch.setattr(grid_rules, "MARGIN", 10.0)
+    n, eps, r = np.array([1, 3, 5]), np.array([1e-3, 1e-6, 0.5]), np.array([4.0, 1.0, 1e-3])
+    g = bounds.rule_grid(n, eps, r, "scaling_squaring")
+    assert g.n_fallback == 3
+    _assert_grid_matches_choose(g, n, eps, r, "scaling_squaring", "fro")
+
+
+def test_rule_grid_shape_and_validation():
+    g = bounds.rule_grid(np.array([2, 3])[:, None], np.array([1e-2, 1e-6])[None, :], 1.0)
+    assert g.depth.shape == (2, 2) and g.m.shape[:2] == (2, 2)
+    assert g.depth.tolist() == [[20, 85], [20, 91]]  # THEORY.md 10.3, SS
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        bounds.rule_grid(2, np.array([0.1, 1.5]), 1.0)
+    with pytest.raises(ValueError, match="known"):
+        bounds.rule_grid(2, 0.1, 1.0, "paterson_stockmeyer")
