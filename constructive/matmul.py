@@ -11,8 +11,6 @@ the product (the next stage's first layer, or the output map), so a product cost
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -25,9 +23,9 @@ __all__ = ["MatmulNet", "matmul_structured", "product_stage"]
 Matrix = list[list[Form]]
 
 
-#: Scalar products per chunk of the batch on CPU: the stacked (s, d) state of a chunk (about
-#: 2^16 float64 numbers per tensor) stays in cache through the m layers of a stage. Measured
-#: 5-9x faster than one pass over a batch of 10^4 (benchmarks/README.md).
+#: Scalar products per chunk of the batch on CPU: a chunk's state (2 branches x (h, f), about
+#: 2^17 float64 numbers) stays in cache through the m layers of a stage; measured 5-10x faster
+#: than one pass over a batch of 10^4 (benchmarks/README.md).
 CPU_CHUNK_PRODUCTS = 2**15
 
 
@@ -36,24 +34,26 @@ def matmul_structured(X: torch.Tensor, Y: torch.Tensor, Mx: float, My: float, m:
 
     Block (i, j, l) pairs ``x_il`` with ``y_lj``; ``Pi(Y, Y)`` is the squaring variant, since
     ``d = 0`` in the blocks (i, i, i) gives ``f_m(0) = 0`` exactly, as the one-branch square does.
-    On CPU the batch is processed in chunks of about ``CPU_CHUNK_PRODUCTS / n^3`` matrices; each
-    matrix's products are computed by the same elementwise arithmetic whatever the chunk.
+    On CPU the batch is processed in chunks of about ``CPU_CHUNK_PRODUCTS / n^3`` matrices; every
+    product gets the same elementwise arithmetic whatever the chunk.
     """
     n = X.shape[-1]
     batch = torch.broadcast_shapes(X.shape[:-2], Y.shape[:-2])
-    rows = max(1, CPU_CHUNK_PRODUCTS // n**3)
-    if X.device.type != "cpu" or math.prod(batch) <= rows:  # accelerators want one large launch
-        return _matmul_products(X, Y, Mx, My, m)
     X = X.expand(*batch, n, n).reshape(-1, n, n)  # (N, n, n)
     Y = Y.expand(*batch, n, n).reshape(-1, n, n)  # (N, n, n)
+    rows = max(1, CPU_CHUNK_PRODUCTS // n**3)
+    if X.device.type != "cpu" or len(X) <= rows:  # accelerators want one large launch
+        return _matmul_products(X, Y, Mx, My, m).reshape(*batch, n, n)
     chunks = [_matmul_products(X[i : i + rows], Y[i : i + rows], Mx, My, m) for i in range(0, len(X), rows)]
     return torch.cat(chunks).reshape(*batch, n, n)
 
 
 def _matmul_products(X: torch.Tensor, Y: torch.Tensor, Mx: float, My: float, m: int) -> torch.Tensor:
-    x = X.unsqueeze(-2)  # (..., n_i, 1, n_l)
-    y = Y.transpose(-1, -2).unsqueeze(-3)  # (..., 1, n_j, n_l)
-    return product_structured(x, y, Mx, My, m).sum(dim=-1)  # (..., n_i, n_j)
+    """(N, n, n) x (N, n, n) -> (N, n, n). The batch is the innermost (contiguous) axis of the
+    products, so the broadcasts and the sum over l run over long contiguous rows."""
+    x = X.permute(2, 1, 0).unsqueeze(2).contiguous()  # (n_l, n_i, 1, N): x_il
+    y = Y.permute(1, 2, 0).unsqueeze(1).contiguous()  # (n_l, 1, n_j, N): y_lj
+    return product_structured(x, y, Mx, My, m).sum(dim=0).permute(2, 0, 1)  # (N, n_i, n_j)
 
 
 def product_stage(

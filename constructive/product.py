@@ -25,14 +25,13 @@ __all__ = ["ProductBlock", "ProductNet", "SquareNet", "product_structured"]
 def product_structured(x: torch.Tensor, y: torch.Tensor, Mx: float, My: float, m: int) -> torch.Tensor:
     """``Pi_m(x, y)`` elementwise (broadcasting), the same arithmetic as the explicit block.
 
-    The two branches run as one stacked tensor, so each layer is one set of kernels over both:
-    ``t[..., 0] = s`` and ``t[..., 1] = d`` (``x - y`` is ``x + (-y)`` exactly in floating point).
+    The two branches run as one stacked tensor ``t = (s, d)`` of shape (2, ...), so each layer is
+    one set of kernels over both.
     """
     xs, ys = x / Mx, y / My
-    ys_pm = torch.stack((ys, -ys), dim=-1)  # (..., 2), the size of y, not of the broadcast
-    t = torch.add(xs.unsqueeze(-1), ys_pm).mul_(0.5)  # (..., 2): (s, d)
-    f = yarotsky_f(t, m, merged=True)  # (..., 2)
-    return (Mx * My) * (f[..., 0] - f[..., 1])
+    t = torch.stack((xs + ys, xs - ys)).mul_(0.5)  # (2, ...): s, d
+    f = yarotsky_f(t, m, merged=True)  # (2, ...)
+    return (Mx * My) * (f[0] - f[1])
 
 
 class ProductBlock:

@@ -27,24 +27,36 @@ def yarotsky_f(t: torch.Tensor, m: int, merged: bool) -> torch.Tensor:
     """``f_m(|t|)`` for ``t in [-1, 1]`` (merged) or ``f_m(t)`` for ``t in [0, 1]``, elementwise.
 
     The same arithmetic as the explicit branch, layer by layer, evaluated on tensors of any shape;
-    ``t`` is not modified. Without autograd the layers update two state tensors in place (fewer
-    kernels and allocations, about 2x faster on CPU); every rewrite used there is exact in binary
-    floating point, so both paths return bit-identical values (tests/test_benchmarks.py):
-    ``sigma(t) + sigma(-t) = |t|`` and ``sigma(t - 1/2) + sigma(-t - 1/2) = sigma(|t| - 1/2)`` (one
-    term is 0), ``sigma(t - 1/2) = sigma(sigma(t) - 1/2)``, ``2u - 4v = 2 (u - 2v)`` and
-    ``G / 4^l = 4^-l G`` (scalings by powers of two are exact).
+    ``t`` is not modified. Inputs that need gradients take the plain path
+    (:func:`_yarotsky_f_autograd`). Otherwise the layers run in place on one state tensor
+    ``(h_l, f_l)`` with ``h_l = 2^-l g_l``, 4 kernels per layer instead of 9 (benchmarks/README.md);
+    every rewrite is exact in binary floating point, so both paths return bit-identical values
+    (tests/test_benchmarks.py): ``sigma(t) + sigma(-t) = |t|``, ``sigma(t - 1/2) + sigma(-t - 1/2)
+    = sigma(|t| - 1/2)`` (one term is 0), scalings by powers of two, and, for ``u >= 0`` and
+    ``c > 0``, ``sigma(u - c) = softshrink(u, c)``. With ``u = sigma(h_{l-1})``:
+    ``h_l = u - 2 sigma(u - 2^-l)`` (``= 2^-l (2 sigma(g) - 4 sigma(g - 1/2))``) and
+    ``f_l = sigma(f_{l-1}) - 2^-l h_l`` (``= sigma(f) - g_l / 4^l``).
     """
     if torch.is_grad_enabled() and t.requires_grad:
         return _yarotsky_f_autograd(t, m, merged)
-    a = t.abs() if merged else torch.relu(t)  # first-layer units sigma(t) (+ sigma(-t)); fresh
-    v = (a - 0.5).relu_()  # b = sigma(|t| - 1/2)
-    F = torch.add(v, a, alpha=0.5)  # f_1 = a/2 + b
-    G = a.sub_(v, alpha=2.0).mul_(2.0)  # g_1 = 2a - 4b, in a's storage
+    state = torch.empty((2, *t.shape), dtype=t.dtype, device=t.device)  # (2, ...): h_l, f_l
+    h, f = state[0], state[1]
+    if merged:
+        torch.abs(t, out=h)  # a = sigma(t) + sigma(-t)
+    else:
+        torch.clamp_min(t, 0.0, out=h)  # a = sigma(t)
+    v = torch.sub(h, 0.5).relu_()  # b = sigma(a - 1/2)
+    torch.add(v, h, alpha=0.5, out=f)  # f_1 = a/2 + b
+    h.sub_(v, alpha=2.0)  # h_1 = a - 2b = g_1 / 2
     for level in range(2, m + 1):
-        torch.sub(G, 0.5, out=v).relu_()  # v = sigma(G - 1/2), reusing b's storage
-        G.relu_().sub_(v, alpha=2.0).mul_(2.0)  # g_l = 2 sigma(G) - 4 v
-        F.relu_().sub_(G, alpha=4.0**-level)  # f_l = sigma(F) - g_l / 4^l
-    return F
+        state.relu_()  # sigma(h_{l-1}), sigma(f_{l-1}): the units u and p of layer l
+        _softshrink_out(h, 2.0**-level, out=v)  # 2^-(l-1) sigma(g_{l-1} - 1/2): the unit v
+        h.sub_(v, alpha=2.0)  # h_l = 2^-l g_l
+        f.sub_(h, alpha=2.0**-level)  # f_l = sigma(f_{l-1}) - g_l / 4^l
+    return f
+
+
+_softshrink_out = torch.ops.aten.softshrink.out  # the one elementwise kernel for sigma(u - c), u >= 0
 
 
 def _yarotsky_f_autograd(t: torch.Tensor, m: int, merged: bool) -> torch.Tensor:
