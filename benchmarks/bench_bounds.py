@@ -59,24 +59,33 @@ def counts_grid(shape: tuple[int, int, int]) -> dict[str, tuple]:
     }
 
 
-def _profile_rules(points: list[tuple[int, float, float]], rows: int = 8) -> list[dict]:
+def _profile_rules(points: list[tuple[int, float, float]], rows: int = 8) -> dict[str, list[dict]]:
+    """cProfile of ``bounds.choose`` over points: top functions by own time, and the functions of
+    the bounds package by cumulative time (which rule steps the own time is spent under)."""
     prof = cProfile.Profile()
     prof.enable()
     for n, eps, r in points:
         bounds.choose(n, eps, r)
     prof.disable()
-    stats = pstats.Stats(prof)
-    entries = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)  # by tottime
-    total = sum(v[2] for _, v in entries) or 1.0
-    return [
-        {
-            "function": f"{pstats.func_std_string(k)}",
+    stats = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tottime, cumtime, callers)}
+    total = sum(v[2] for v in stats.values()) or 1.0
+
+    def entry(k, v):
+        return {
+            "function": pstats.func_std_string(k),
             "tottime_s": round(v[2], 4),
-            "share": round(v[2] / total, 4),
+            "cumtime_s": round(v[3], 4),
+            "share_of_total": round(v[2] / total, 4),
             "calls": v[1],
         }
-        for k, v in entries[:rows]
-    ]
+
+    by_own = sorted(stats.items(), key=lambda kv: kv[1][2], reverse=True)[:rows]
+    ours = [kv for kv in stats.items() if "/bounds/" in kv[0][0]]
+    by_cum = sorted(ours, key=lambda kv: kv[1][3], reverse=True)[:rows]
+    return {
+        "by_own_time": [entry(k, v) for k, v in by_own],
+        "bounds_by_cumulative_time": [entry(k, v) for k, v in by_cum],
+    }
 
 
 def run(quick: bool = False, profile: bool = True) -> dict:
@@ -132,11 +141,11 @@ def run(quick: bool = False, profile: bool = True) -> dict:
         "timing": t.as_dict(),
         "seconds_per_point": per_point,
         "extrapolated_seconds_per_1e5_points": extrapolated,
-        "profile_top": [],
+        "profile": {},
     }
     if profile and not quick and extrapolated >= TARGET_SECONDS:
         pts = [(int(n), float(e), float(r)) for n in ns[:1] for e in epss for r in rs[:1]]
-        rules["profile_top"] = _profile_rules(pts)
+        rules["profile"] = _profile_rules(pts)
     rows.append(
         row(
             "5 bounds",
