@@ -235,7 +235,7 @@ def reproduce(
     written += [out / "bounds_table.txt", out / "bounds_grid.json"]
 
     _say("[2/5] constructive: squaring network and built exp networks, checked against scipy/mpmath")
-    _cached(out / "squaring.json", {"v": 1}, theory_study.squaring_study, "the squaring study")
+    _cached(out / "squaring.json", {"v": 2, "m": 30}, theory_study.squaring_study, "the squaring study")
     spec = {
         "ns": list(plan.constructive_ns),
         "radii": list(plan.constructive_radii),
