@@ -350,7 +350,7 @@ def summarize_runs(paths: Sequence[str | Path], norm: str = "l1") -> str:
             runs.extend(sorted(q.parent for q in p.glob("*/results.json")))
     if not runs:
         raise ValueError(f"no run folders with results.json under {[str(p) for p in paths]}")
-    head = ["run", "model", "f", "enc", "steps", "min", "invalid", "median err"]
+    head = ["run", "model", "f", "enc", "steps", "examples", "min", "invalid", "median err"]
     taus = None
     rows, curves = [], []
     for run in runs:
@@ -366,6 +366,7 @@ def summarize_runs(paths: Sequence[str | Path], norm: str = "l1") -> str:
                 res["function"],
                 res["encoding"] or "-",
                 str(res["steps"]),
+                str(res["examples_seen"]),
                 f"{res['record']['wall_time_s'] / 60:.1f}",
                 f"{final['n_invalid']}/{final['n']}",
                 f"{median:.3g}" if median is not None else "inf",

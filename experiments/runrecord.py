@@ -101,10 +101,19 @@ class RunRecord:
 
 
 def collect_run_record(
-    device: torch.device, seed: int, started: str, wall_time_s: float, world_size: int = 1
+    device: torch.device,
+    seed: int,
+    started: str,
+    wall_time_s: float,
+    world_size: int = 1,
+    commit: tuple[str | None, bool | None] | None = None,
 ) -> RunRecord:
-    """Snapshot of the current process's software and hardware for a finished (part of a) run."""
-    commit, dirty = git_commit()
+    """Snapshot of the current process's software and hardware for a finished (part of a) run.
+
+    `commit` is git_commit() taken when the process started training (the code that ran);
+    None reads it now.
+    """
+    commit, dirty = commit if commit is not None else git_commit()
     return RunRecord(
         git_commit=commit,
         git_dirty=dirty,

@@ -42,7 +42,7 @@ from torch import Tensor, nn
 
 from experiments.config import Config, ConfigError
 from experiments.evaluate import evaluate_predictions, predict
-from experiments.runrecord import collect_run_record, utc_now
+from experiments.runrecord import collect_run_record, git_commit, utc_now
 
 __all__ = [
     "CHECKPOINT",
@@ -527,6 +527,8 @@ def train(
 
     budget_s = tc.max_minutes * 60 if tc.max_minutes is not None else math.inf
     started = utc_now()
+    # The code that runs is the code at start; other work may commit while training.
+    commit = git_commit() if is_main else (None, None)
     t_start = time.perf_counter()
     t_window, win_steps, win_tokens, win_losses = t_start, 0, 0, []
     losses: list[tuple[int, float]] = []
@@ -631,7 +633,7 @@ def train(
         final = final_all["l1"]
         log({"kind": "eval", "step": step, "test": final, "final": True})
         metrics_fh.close()
-        record = collect_run_record(device, tc.seed, started, elapsed, world_size=d.world)
+        record = collect_run_record(device, tc.seed, started, elapsed, world_size=d.world, commit=commit)
         _write_json(
             run_dir / "results.json",
             {
