@@ -185,6 +185,24 @@ def format_table(combined: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(combined: dict) -> str:
+    """The summary rows as a Markdown table (for benchmarks/README.md)."""
+    lines = [
+        "| item | case | metric | value | target | met |",
+        "|---|---|---|---:|---:|:---:|",
+    ]
+    for r in combined["rows"]:
+        target = ""
+        if r["target"] is not None:
+            target = ("&ge; " if r["higher_is_better"] else "< ") + _fmt(r["target"])
+        met = {None: "", True: "yes", False: "**no**"}[r["met"]]
+        lines.append(
+            f"| {r['item']} | {r['case']} | {r['metric']} | {_fmt(r['value'])} {r['unit']} "
+            f"| {target} | {met} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -202,7 +220,16 @@ def main(argv: list[str] | None = None) -> int:
         help="torch threads for every group (default: per group, see module doc)",
     )
     p.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    p.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="ALL_JSON",
+        help="print the table of an existing all.json as Markdown and exit (runs nothing)",
+    )
     args = p.parse_args(argv)
+    if args.markdown is not None:
+        print(markdown_table(json.loads(args.markdown.read_text())))
+        return 0
     if args.threads is not None and args.threads < 1:
         p.error("--threads must be >= 1")
     combined = run(args.only or list(GROUPS), args.quick, args.threads, args.results_dir)

@@ -46,6 +46,7 @@ def test_quick_runner_writes_group_and_combined_json(tmp_path):
     assert {d["method"] for d in b["counts"]} == {"horner", "scaling_squaring", "paterson_stockmeyer"}
     table = run.format_table(combined)
     assert len(table.splitlines()) == 3 + len(rows)
+    assert len(run.markdown_table(combined).splitlines()) == 2 + len(rows)
 
 
 def test_runner_rejects_unknown_group(tmp_path):
