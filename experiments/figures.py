@@ -228,20 +228,30 @@ def _run_results(run_dirs: list[Path]) -> list[tuple[Path, dict, dict]]:
     return found
 
 
+def _groups(runs: list[dict]) -> list[tuple[str, str]]:
+    """(function, training distribution) pairs, sorted; a model is judged on its own distribution."""
+    return sorted({(r["function"], r["distribution"]) for r in runs})
+
+
+def _run_label(s: dict) -> str:
+    return s["label"] if s["label"] != "mlp" else f"MLP ({s['run']})"
+
+
 def figure_transformer_accuracy(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
-    """Fig. 5: accuracy within 5% per function and encoding, with 95% Wilson intervals."""
+    """Fig. 5: accuracy within 5% per function and encoding, with 95% Wilson intervals.
+
+    One bar per (function, training distribution, encoding or MLP): the best run of that kind."""
     from experiments.run_index import run_summary
 
-    runs = [run_summary(d) for d in run_dirs]
-    runs = [r for r in runs if r is not None]
-    functions = sorted({r["function"] for r in runs})
+    runs = [s for s in (run_summary(d) for d in run_dirs) if s is not None]
+    groups = _groups(runs)
     labels = ["P10", "P1000", "B1999", "FP15", "mlp"]
-    fig, ax = plt.subplots(layout="constrained", figsize=(max(5.0, 1.6 * len(functions) + 2), 3.6))
+    fig, ax = plt.subplots(layout="constrained", figsize=(max(5.0, 1.5 * len(groups) + 2), 3.8))
     width = 0.16
     for k, label in enumerate(labels):
         xs, ys, lo, hi = [], [], [], []
-        for i, f in enumerate(functions):
-            match = [r for r in runs if r["function"] == f and r["label"] == label]
+        for i, (f, dist) in enumerate(groups):
+            match = [r for r in runs if (r["function"], r["distribution"], r["label"]) == (f, dist, label)]
             if not match:
                 continue
             best = max(match, key=lambda r: r["acc5"])
@@ -259,43 +269,47 @@ def figure_transformer_accuracy(results: Path, out: Path, run_dirs: list[Path]) 
                 color=ENCODING_COLOR[label],
                 label=label if label != "mlp" else "ReLU MLP",
             )
-    ax.set_xticks(range(len(functions)), functions)
-    ax.set_ylim(0, 100)
+    ax.set_xticks(range(len(groups)), [f"{f}\n({dist})" for f, dist in groups], fontsize=8)
+    ax.set_ylim(0, 105)
     ax.set_ylabel("test matrices within 5% (%)")
-    ax.set_title("Accuracy within 5% relative error (l1), 95% Wilson intervals")
-    ax.legend(ncol=3, fontsize=7)
+    ax.set_title("Accuracy within 5% relative error (l1), best run per kind, 95% Wilson intervals")
+    ax.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     return _save(fig, out, "fig5_accuracy_by_encoding")
 
 
 def figure_learning_curves(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
-    """Fig. 6: test accuracy within 5% against training step, per encoding (and the MLP)."""
+    """Fig. 6: accuracy within 5% (top) and median relative error (bottom) against training step,
+    one column per (function, training distribution), one line per run."""
     from experiments.run_index import run_curve, run_summary
 
-    runs = [(d, run_summary(d)) for d in run_dirs]
-    runs = [(d, s) for d, s in runs if s is not None]
-    functions = sorted({s["function"] for _, s in runs}) or ["exp"]
+    runs = [(d, s) for d, s in ((d, run_summary(d)) for d in run_dirs) if s is not None]
+    groups = _groups([s for _, s in runs]) or [("exp", "uniform")]
     fig, axes = plt.subplots(
-        1, len(functions), layout="constrained", figsize=(3.6 * len(functions), 3.2), squeeze=False
+        2, len(groups), layout="constrained", figsize=(3.6 * len(groups), 5.4), squeeze=False, sharex="col"
     )
-    for ax, f in zip(axes[0], functions, strict=True):
+    for col, (f, dist) in enumerate(groups):
+        top, bottom = axes[0][col], axes[1][col]
         for d, s in runs:
-            if s["function"] != f:
+            if (s["function"], s["distribution"]) != (f, dist):
                 continue
-            steps, acc = run_curve(d)
-            if steps:
-                ax.plot(
-                    steps,
-                    [100 * a for a in acc],
-                    marker=".",
-                    ms=3,
-                    color=ENCODING_COLOR.get(s["label"]),
-                    label=f"{s['label']} ({s['distribution']})",
-                )
-        ax.set_title(f"{f}")
-        ax.set_xlabel("training step")
-        ax.set_ylabel("within 5% (%)")
-        ax.set_ylim(0, 100)
-        ax.legend(fontsize=6)
+            curve = run_curve(d)
+            if not curve.steps:
+                continue
+            style = {"marker": ".", "ms": 3, "color": ENCODING_COLOR.get(s["label"]), "label": _run_label(s)}
+            if s["label"] == "mlp":
+                style["ls"] = ["-", "--", ":", "-."][
+                    sum(1 for _, t in runs if t["label"] == "mlp" and t["run"] < s["run"]) % 4
+                ]
+            top.plot(curve.steps, [100 * a for a in curve.acc5], **style)
+            pts = [(st, m) for st, m in zip(curve.steps, curve.median, strict=True) if m is not None]
+            bottom.plot([p[0] for p in pts], [p[1] for p in pts], **style)
+        top.set_title(f"{f} ({dist})")
+        top.set_ylabel("within 5% (%)")
+        top.set_ylim(0, 100)
+        top.legend(fontsize=6)
+        bottom.set_yscale("log")
+        bottom.set_xlabel("training step")
+        bottom.set_ylabel("median relative error (l1)")
     fig.suptitle("Learning curves (periodic test evaluation)")
     return _save(fig, out, "fig6_learning_curves")
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["find_runs", "run_summary", "run_curve"]
+__all__ = ["Curve", "find_runs", "run_summary", "run_curve"]
 
 
 def find_runs(*roots: Path) -> list[Path]:
@@ -43,12 +44,20 @@ def run_summary(run_dir: Path) -> dict | None:
     }
 
 
-def run_curve(run_dir: Path) -> tuple[list[int], list[float]]:
-    """(steps, accuracy within 5%) of the periodic and final test evaluations in metrics.jsonl."""
-    steps, acc = [], []
+class Curve(NamedTuple):
+    """Periodic and final test evaluations of a run: step, accuracy within 5%, median error (l1)."""
+
+    steps: list[int]
+    acc5: list[float]
+    median: list[float | None]
+
+
+def run_curve(run_dir: Path) -> Curve:
+    """The learning curve of a run from its metrics.jsonl (empty lists if there is none)."""
+    steps, acc, median = [], [], []
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
-        return steps, acc
+        return Curve(steps, acc, median)
     for line in path.read_text().splitlines():
         try:
             row = json.loads(line)
@@ -57,4 +66,5 @@ def run_curve(run_dir: Path) -> tuple[list[int], list[float]]:
         if row.get("kind") == "eval":
             steps.append(row["step"])
             acc.append(row["test"]["accuracy"]["0.05"]["acc"])
-    return steps, acc
+            median.append(row["test"]["quantiles"].get("0.5"))
+    return Curve(steps, acc, median)
