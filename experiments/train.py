@@ -523,7 +523,9 @@ def train(
     if is_main and not quiet:
         from tqdm import tqdm
 
-        bar = tqdm(total=tc.steps, initial=step, desc=config.run_name, dynamic_ncols=True)
+        # Under a wall-clock schedule the step count is an upper bound only; show no total.
+        total = tc.steps if tc.decay_over == "steps" else None
+        bar = tqdm(total=total, initial=step, desc=config.run_name, dynamic_ncols=True)
 
     budget_s = tc.max_minutes * 60 if tc.max_minutes is not None else math.inf
     started = utc_now()
@@ -600,6 +602,8 @@ def train(
                     post = {"loss": f"{mean_loss:.4g}", "ex/s": f"{examples / dt:.0f}"}
                     if last_acc is not None:
                         post["acc5%"] = f"{last_acc:.3f}"
+                    if math.isfinite(budget_s):
+                        post["time"] = f"{row['elapsed_s']:.0f}/{budget_s:.0f}s"
                     bar.set_postfix(post, refresh=False)
                     bar.update(step - bar.n)
                 t_window, win_steps, win_tokens, win_losses = time.perf_counter(), 0, 0, []

@@ -129,3 +129,39 @@ def test_predict_mlp_is_the_forward_map():
     with torch.no_grad():
         want = model(A.reshape(5, 4).float()).double().reshape(5, 2, 2)
     torch.testing.assert_close(pred, want)
+
+
+class _OracleDecoder(torch.nn.Module):
+    """Stands in for a transformer whose greedy decode emits tokens(F) + EOS (or garbage)."""
+
+    def __init__(self, encoding, F, garbage=False):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.encoding, self.F, self.garbage, self.pos = encoding, F, garbage, 0
+
+    def greedy_decode(self, src, max_len, bos_id, eos_id):
+        b = src.shape[0]
+        F = self.F[self.pos : self.pos + b]
+        self.pos += b
+        ids = self.encoding.encode_batch(F)  # (b, T)
+        ids = torch.cat([ids, torch.full((b, 1), eos_id)], dim=1)  # (b, T+1)
+        assert ids.shape[1] <= max_len
+        return torch.full_like(ids, self.encoding.pad_id) if self.garbage else ids
+
+
+@pytest.mark.parametrize("name", ["P10", "P1000", "B1999", "FP15"])
+def test_predict_transformer_path_decodes_to_the_rounded_target(name, rng):
+    from experiments.data import get_encoding
+
+    enc = get_encoding(name, precision=3)
+    A = torch.from_numpy(rng.uniform(-1, 1, (7, 3, 3)))
+    F = torch.from_numpy(rng.uniform(-5, 5, (7, 3, 3)))
+    pred, valid = predict(_OracleDecoder(enc, F), A, encoding=enc, chunk=3)
+    assert valid.all()
+    # 3 significant digits: each entry within half a unit in the third digit, 5e-3 relative.
+    assert ((pred - F).abs() <= 5e-3 * F.abs() + 1e-12).all()
+    r = evaluate_predictions(pred, valid, F)
+    assert r.accuracy == (1.0, 1.0, 1.0, 1.0) and r.n_invalid == 0
+    pred, valid = predict(_OracleDecoder(enc, F, garbage=True), A, encoding=enc, chunk=3)
+    r = evaluate_predictions(pred, valid, F)
+    assert not valid.any() and r.n_invalid == 7 and r.accuracy == (0.0, 0.0, 0.0, 0.0)
