@@ -18,7 +18,7 @@ import torch
 
 from constructive import PrecisionWarning, count, exp_network
 from experiments.data import SamplerConfig, TestSet, make_test_set
-from experiments.evaluate import TOLERANCES, EvalResult, evaluate_predictions, predict
+from experiments.evaluate import TOLERANCES, EvalResult, evaluate_predictions, load_trained, predict
 from experiments.run_index import run_summary
 
 __all__ = ["CompareConfig", "compare", "shared_test_set", "markdown_table"]
@@ -81,18 +81,6 @@ def _row(name: str, kind: str, res: EvalResult, **extra) -> dict:
     }
 
 
-def _load_trained(run_dir: Path):
-    from experiments.config import load_config
-    from experiments.train import build_model, get_run_encoding, load_checkpoint
-
-    config = load_config(str(run_dir / "config.json"))
-    encoding = get_run_encoding(config)
-    model = build_model(config, encoding)
-    model.load_state_dict(load_checkpoint(run_dir)["model"])
-    model.eval()
-    return model, encoding, config
-
-
 def compare(cfg: CompareConfig, run_dirs: list[Path], progress=None) -> dict:
     """Score constructive networks and every trained exp run of matching n on the shared test set."""
     test = shared_test_set(cfg)
@@ -127,7 +115,7 @@ def compare(cfg: CompareConfig, run_dirs: list[Path], progress=None) -> dict:
         summary = run_summary(run_dir)
         if summary is None or summary["function"] != "exp" or summary["n"] != cfg.n:
             continue
-        model, encoding, config = _load_trained(run_dir)
+        model, encoding, config = load_trained(run_dir)
         with torch.no_grad():
             pred, valid = predict(model, A, encoding=encoding)
             tput = _throughput(lambda X, m=model, e=encoding: predict(m, X, encoding=e), A, 1)

@@ -34,6 +34,7 @@ __all__ = [
     "predict",
     "evaluate_model",
     "evaluate_run",
+    "load_trained",
     "summarize_runs",
 ]
 
@@ -279,18 +280,14 @@ def evaluate_model(
     return evaluate_predictions(pred, valid, test_set.F, norm=norm)
 
 
-def evaluate_run(
-    run_dir: str | Path, test_set_path: str | Path | None = None, norm: str = "l1"
-) -> EvalResult:
-    """Score the checkpoint in run_dir on its test set (or the TestSet file given).
+def load_trained(run_dir: str | Path):
+    """(model in eval mode, encoding or None, config) from a run folder's config.json and checkpoint.
 
     Raises:
-        ValueError (CheckpointError, ConfigError): missing/corrupt checkpoint or config, a
-            test set file that cannot be read or whose matrix size differs from the run's.
+        ValueError (CheckpointError, ConfigError): not a run folder, missing or corrupt checkpoint.
     """
     # Imported here: train imports this module for its periodic evaluation.
     from experiments.config import ConfigError, load_config
-    from experiments.data import TestSet, make_test_set
     from experiments.train import build_model, get_run_encoding, load_checkpoint
 
     run_dir = Path(run_dir)
@@ -304,6 +301,23 @@ def evaluate_run(
     encoding = get_run_encoding(config)
     model = build_model(config, encoding)
     model.load_state_dict(ckpt["model"])
+    model.eval()
+    return model, encoding, config
+
+
+def evaluate_run(
+    run_dir: str | Path, test_set_path: str | Path | None = None, norm: str = "l1"
+) -> EvalResult:
+    """Score the checkpoint in run_dir on its test set (or the TestSet file given).
+
+    Raises:
+        ValueError (CheckpointError, ConfigError): missing/corrupt checkpoint or config, a
+            test set file that cannot be read or whose matrix size differs from the run's.
+    """
+    from experiments.data import TestSet, make_test_set
+
+    run_dir = Path(run_dir)
+    model, encoding, config = load_trained(run_dir)
     if test_set_path is not None:
         try:
             test_set = TestSet.load(test_set_path)

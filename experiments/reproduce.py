@@ -50,6 +50,7 @@ class Plan:
     test_size: int
     sign_rhos: tuple[float, ...] = (0.25, 0.5)
     sign_eps: tuple[float, ...] = (1e-1, 1e-2, 1e-3)
+    squaring_max_m: int = 30  # figure 3 right: m = 1..squaring_max_m
 
 
 _ENCODINGS = ("P10", "P1000", "B1999", "FP15")
@@ -111,6 +112,7 @@ MODES = {
         test_size=50,
         sign_rhos=(0.5,),
         sign_eps=(1e-1,),
+        squaring_max_m=8,
     ),
 }
 
@@ -235,7 +237,12 @@ def reproduce(
     written += [out / "bounds_table.txt", out / "bounds_grid.json"]
 
     _say("[2/5] constructive: squaring network and built exp networks, checked against scipy/mpmath")
-    _cached(out / "squaring.json", {"v": 2, "m": 30}, theory_study.squaring_study, "the squaring study")
+    _cached(
+        out / "squaring.json",
+        {"v": 2, "m": plan.squaring_max_m},
+        lambda: theory_study.squaring_study(error_ms=tuple(range(1, plan.squaring_max_m + 1))),
+        "the squaring study",
+    )
     spec = {
         "ns": list(plan.constructive_ns),
         "radii": list(plan.constructive_radii),
