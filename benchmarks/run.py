@@ -1,6 +1,7 @@
 """One entry point for every benchmark of issue 7: a table of ratios and JSON records.
 
     python -m benchmarks [--only GROUP ...] [--quick] [--threads N] [--results-dir DIR]
+    python benchmarks/run.py ...   (the same)
 
 Groups, in the order run (one process, side by side):
 
@@ -27,9 +28,15 @@ import time
 import traceback
 from pathlib import Path
 
-import torch
+if __package__ in (None, ""):  # run as a script, python benchmarks/run.py: same as python -m benchmarks
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.run import main
 
-from .timing import environment, row
+    raise SystemExit(main())
+
+import torch  # noqa: E402
+
+from .timing import environment, row  # noqa: E402
 
 __all__ = ["GROUPS", "DEFAULT_THREADS", "run_group", "run", "format_table", "main"]
 
