@@ -30,6 +30,7 @@ import numpy as np
 
 import bounds
 from bounds import choose_grid, evaluate_counts_grid
+from bounds.grid_rules import rule_grid
 
 from .timing import environment, row, time_side_by_side
 
@@ -40,8 +41,15 @@ SETTINGS = {
     "rules_grid": (3, 4, 3),  # n, eps, r: 36 points for the rules
     "repeats": 7,
     "rules_repeats": 1,
+    "vector_rules_grid": (10, 100, 100),  # n, eps, r: 10^5 points for the float64 rule_grid
 }
-QUICK_SETTINGS = {**SETTINGS, "grid": (5, 4, 5), "rules_grid": (1, 2, 1), "repeats": 1}
+QUICK_SETTINGS = {
+    **SETTINGS,
+    "grid": (5, 4, 5),
+    "rules_grid": (1, 2, 1),
+    "vector_rules_grid": (2, 3, 3),
+    "repeats": 1,
+}
 TARGET_SECONDS = 1.0
 GRID_POINTS = 100_000
 
@@ -157,8 +165,36 @@ def run(quick: bool = False, profile: bool = True) -> dict:
             higher_is_better=False,
         )
     )
+    # bounds.grid_rules.rule_grid: Rules H and SS vectorised in float64, mpmath (choose) only for
+    # decisions within its 1e-9 relative margin; the same K, s, m and counts as choose.
+    vn, ve, vr = s["vector_rules_grid"]
+    v_ns, v_eps, v_rs = np.arange(1, vn + 1), np.logspace(-2, -10, ve), np.linspace(0.5, 4.0, vr)
+    vector_rules = {}
+    for method in ("horner", "scaling_squaring"):
+        t = time_side_by_side(
+            {
+                "rule_grid": lambda m=method: rule_grid(
+                    v_ns[:, None, None], v_eps[None, :, None], v_rs[None, None, :], method=m
+                )
+            },
+            s["repeats"],
+        )["rule_grid"]
+        points = vn * ve * vr
+        vector_rules[method] = {"points": points, "timing": t.as_dict()}
+        rows.append(
+            row(
+                "5 bounds",
+                f"rule_grid {method} ({points:,} pts of n,eps,r)",
+                "rules+counts time",
+                t.wall_median_s,
+                "s",
+                TARGET_SECONDS if points == GRID_POINTS else None,
+                higher_is_better=False,
+            )
+        )
     return {
         "group": "bounds",
+        "vector_rules": vector_rules,
         "environment": env,
         "load_average_after": environment()["load_average_1_5_15min"],
         "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},

@@ -130,6 +130,8 @@ def run(
 ) -> dict:
     """Run the groups in order, write ``<group>.json`` and ``all.json``; returns the combined dict.
 
+    With a subset of the groups, ``all.json`` keeps the other groups of its previous version.
+
     A group that raises is recorded with its traceback and the others still run.
     """
     unknown = [g for g in groups if g not in GROUPS]
@@ -157,6 +159,17 @@ def run(
         res["group_wall_s"] = time.perf_counter() - t0
         (results_dir / f"{group}.json").write_text(json.dumps(res, indent=2) + "\n")
         combined["groups"][group] = res
+    all_path = results_dir / "all.json"
+    if set(groups) != set(GROUPS) and all_path.is_file():
+        # --only: keep the other groups of the previous record (each carries its own environment)
+        previous = json.loads(all_path.read_text())
+        if previous.get("quick") == quick:
+            for g, res in previous.get("groups", {}).items():
+                if g not in combined["groups"] and g not in combined["errors"]:
+                    combined["groups"][g] = res
+                    combined["threads"][g] = previous.get("threads", {}).get(g)
+            order = {g: i for i, g in enumerate(GROUPS)}
+            combined["groups"] = dict(sorted(combined["groups"].items(), key=lambda kv: order.get(kv[0], 99)))
     combined["rows"] = [dict(r, group=g) for g, res in combined["groups"].items() for r in res["rows"]]
     combined["wall_s"] = time.perf_counter() - t_start
     combined["load_average_after"] = environment()["load_average_1_5_15min"]
