@@ -20,6 +20,7 @@ from constructive import PrecisionWarning, count, exp_network
 from experiments.data import SamplerConfig, TestSet, make_test_set
 from experiments.evaluate import TOLERANCES, EvalResult, evaluate_predictions, load_trained, predict
 from experiments.run_index import run_summary
+from experiments.train import CHECKPOINT
 
 __all__ = ["CompareConfig", "compare", "shared_test_set", "markdown_table"]
 
@@ -114,6 +115,11 @@ def compare(cfg: CompareConfig, run_dirs: list[Path], progress=None) -> dict:
     for run_dir in run_dirs:
         summary = run_summary(run_dir)
         if summary is None or summary["function"] != "exp" or summary["n"] != cfg.n:
+            continue
+        if not (Path(run_dir) / CHECKPOINT).is_file():
+            print(
+                f"compare: skipped {run_dir}: no checkpoint (run records are committed, checkpoints are not)"
+            )
             continue
         model, encoding, config = load_trained(run_dir)
         with torch.no_grad():

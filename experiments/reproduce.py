@@ -187,11 +187,14 @@ def _train_runs(plan: Plan, runs_dir: Path, quiet: bool) -> list[Path]:
         config = load_config(config_name, overrides)
         if (run_dir / "results.json").is_file():
             old = json.loads((run_dir / "config.json").read_text())
-            if old == config.to_dict():
+            if old == config.to_dict() and (run_dir / CHECKPOINT).is_file():
                 _say(f"  {name}: reusing the finished run in {run_dir}")
                 done.append(run_dir)
                 continue
-            _say(f"  {name}: settings changed since {run_dir} was trained; retraining")
+            why = (
+                "settings changed" if old != config.to_dict() else "its checkpoint is missing (not committed)"
+            )
+            _say(f"  {name}: {why} since {run_dir} was trained; retraining")
             for f in RUN_FILES:
                 (run_dir / f).unlink(missing_ok=True)
         resume = (run_dir / CHECKPOINT).is_file()

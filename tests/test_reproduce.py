@@ -56,11 +56,17 @@ def test_constructive_rows_keep_their_guarantee(tiny_run):
 
 
 @pytest.mark.slow
-def test_rerun_reuses_finished_work(tiny_run, capsys):
+def test_rerun_reuses_finished_work_and_retrains_without_checkpoint(tiny_run, capsys):
+    """A re-run reuses what is finished; a run whose checkpoint is gone (a fresh clone: run records
+    are committed, checkpoints are not) is retrained instead of failing in the comparison."""
     out, _ = tiny_run
+    (out / "runs" / "mlp-w16-d1" / "checkpoint.pt").unlink()
     reproduce("tiny", out, out / "figures", quiet=True)
     text = capsys.readouterr().out
-    assert "reusing the finished run" in text and "reusing" in text.split("[3/5]")[0]
+    assert "reusing" in text.split("[3/5]")[0]
+    assert "transformer-P1000: reusing the finished run" in text
+    assert "mlp-w16-d1: its checkpoint is missing (not committed) since" in text
+    assert (out / "runs" / "mlp-w16-d1" / "checkpoint.pt").is_file()
 
 
 def test_figures_cli_draws_from_files(tiny_run, tmp_path):
