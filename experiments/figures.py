@@ -66,7 +66,7 @@ def figure_bounds(results: Path, out: Path) -> list[Path]:
     by = defaultdict(list)
     for row in data["rows"]:
         by[row["method"], row["n"]].append(row)
-    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(10.5, 3.2))
+    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(11.5, 3.4))
     ns = sorted({n for _, n in by})
     for (method, n), rows in sorted(by.items()):
         rows.sort(key=lambda r: -r["eps"])
@@ -85,14 +85,15 @@ def figure_bounds(results: Path, out: Path) -> list[Path]:
             )
     for ax, key in zip(
         axes,
-        ("width (largest hidden layer)", "depth (hidden layers)", "parameters (nonzero weights + biases)"),
+        ("width (largest hidden layer)", "depth (hidden layers)", "params (nonzero weights + biases)"),
         strict=True,
     ):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("1 / eps")
         ax.set_ylabel(key)
-    axes[0].legend(ncol=1, fontsize=6)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=6, fontsize=6)
     fig.suptitle(
         f"Proven ReLU network size for exp(A), ||A||_2 <= {data['radius']:g} (Frobenius error <= eps)"
     )
