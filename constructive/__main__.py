@@ -27,6 +27,8 @@ Methods H and SS; PS with --method paterson_stockmeyer or all), read its depth, 
 count off the realised weights, and print them beside the formulas of `python -m bounds`. With
 --check N, search for the worst error on N random matrices in the ball (a quarter on its boundary),
 structured extreme matrices and an adversarial ascent, against scipy.linalg.expm (mpmath below eps = 1e-9).
+With --sign RHO, build the Newton-Schulz network for sign(A) on ||I - A^2||_2 <= RHO instead
+(docs/sign_network.md).
 With --exact N, evaluate the explicit network in exact rational arithmetic on N rational matrices of
 the ball and compare with exp(A) by mpmath at 60 digits (no floating-point evaluation error).
 
@@ -63,7 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--n", type=_positive_int, required=True, help="matrix size n >= 1")
     p.add_argument("--eps", type=_float, required=True, help="tolerance, 0 < eps < 1")
-    p.add_argument("--radius", type=_float, required=True, help="norm radius r > 0 of the domain")
+    p.add_argument("--radius", type=_float, default=None, help="norm radius r > 0 of the domain (exp)")
+    p.add_argument(
+        "--sign",
+        type=_float,
+        default=None,
+        metavar="RHO",
+        help="build the Newton-Schulz network for sign(A) on ||I - A^2||_2 <= RHO < 1 instead of exp "
+        "(docs/sign_network.md; --method and --exact do not apply)",
+    )
     p.add_argument(
         "--method",
         choices=(*ALL_METHODS, "paper", "all"),
@@ -96,7 +106,57 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def run_sign(args) -> list[dict]:
+    """The sign network of Theorem S (docs/sign_network.md): counts beside the formulas, --check."""
+    from .sign import check_sign_network, sign_network
+
+    if args.exact:
+        raise ValueError("--exact is for the exp networks; allowed with --sign: --check N")
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        net = sign_network(args.n, args.eps, args.sign, norm=args.norm)
+    counted = count(net.to_relu_network())
+    c = net.choice
+    row = {
+        "method": "sign (newton-schulz)",
+        "n": args.n,
+        "eps": args.eps,
+        "rho": c.rho,
+        "alpha": c.alpha,
+        "K": c.k,
+        "s": "-",
+        "p": None,
+        "m": list(c.m),
+        "depth": counted.depth,
+        "width": counted.width,
+        "params": counted.params,
+        "bounds_depth": c.depth,
+        "bounds_width": c.width,
+        "bounds_params": c.params,
+        "counts_agree": (counted.depth, counted.width, counted.params) == (c.depth, c.width, c.params),
+        "certified_error": c.certified_error,
+        "build_seconds": round(time.perf_counter() - t0, 3),
+        "warnings": [str(w.message) for w in caught],
+    }
+    if args.check:
+        res = check_sign_network(net, count=args.check, seed=args.seed)
+        row.update(
+            worst_error=res.worst_error,
+            worst_kind=res.worst_kind,
+            error_over_eps=res.ratio,
+            inputs_checked=res.inputs,
+            reference=res.reference,
+            guarantee_holds=res.holds,
+        )
+    return [row]
+
+
 def run(args) -> list[dict]:
+    if args.sign is not None:
+        return run_sign(args)
+    if args.radius is None:
+        raise ValueError("--radius is required for the exp networks (or give --sign RHO for sign(A))")
     rows = []
     methods = {"paper": METHODS, "all": ALL_METHODS}.get(args.method, (args.method,))
     for method in methods:
@@ -193,8 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows, indent=2))
     else:
         r0 = rows[0]
+        domain = f"rho={r0['rho']:g} (K = Newton-Schulz steps)" if "rho" in r0 else f"radius={r0['radius']:g}"
+        kind = "sign networks" if "rho" in r0 else "exp networks"
         print(
-            f"exp networks for n={r0['n']}, eps={r0['eps']:g}, radius={r0['radius']:g} "
+            f"{kind} for n={r0['n']}, eps={r0['eps']:g}, {domain} "
             f"({args.norm} norm); counts read from the built weights"
         )
         print(format_table(rows))

@@ -62,3 +62,22 @@ def test_module_entry_point():
     )
     assert proc.returncode == 0, proc.stderr
     assert "agree" in proc.stdout
+
+
+def test_sign_network_counts_and_check(capsys):
+    assert main(["--n", "2", "--eps", "1e-2", "--sign", "0.5", "--check", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "sign (newton-schulz)" in out and "agree" in out and "<= eps" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--n", "2", "--eps", "1e-2"], "--radius is required"),
+        (["--n", "2", "--eps", "1e-2", "--sign", "0.5", "--exact", "2"], "--exact is for the exp"),
+        (["--n", "2", "--eps", "1e-2", "--sign", "1.5"], "rho"),
+    ],
+)
+def test_sign_and_radius_errors_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
