@@ -106,27 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_sign(args) -> list[dict]:
-    """The sign network of Theorem S (docs/sign_network.md): counts beside the formulas, --check."""
-    from .sign import check_sign_network, sign_network
+def _built_row(build, head: dict) -> tuple:
+    """Build a network (recording warnings) and the row of its counts beside its Choice's formulas.
 
-    if args.exact:
-        raise ValueError("--exact is for the exp networks; allowed with --sign: --check N")
+    ``head(choice)`` gives the row's leading, network-specific fields."""
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        net = sign_network(args.n, args.eps, args.sign, norm=args.norm)
+        net = build()
     counted = count(net.to_relu_network())
     c = net.choice
     row = {
-        "method": "sign (newton-schulz)",
-        "n": args.n,
-        "eps": args.eps,
-        "rho": c.rho,
-        "alpha": c.alpha,
-        "K": c.k,
-        "s": "-",
-        "p": None,
+        **head(c),
         "m": list(c.m),
         "depth": counted.depth,
         "width": counted.width,
@@ -139,16 +130,42 @@ def run_sign(args) -> list[dict]:
         "build_seconds": round(time.perf_counter() - t0, 3),
         "warnings": [str(w.message) for w in caught],
     }
+    return net, row
+
+
+def _check_fields(res) -> dict:
+    """The worst-case search result (a ``constructive.check.CheckResult``) as row fields."""
+    return {
+        "worst_error": res.worst_error,
+        "worst_kind": res.worst_kind,
+        "error_over_eps": res.ratio,
+        "inputs_checked": res.inputs,
+        "reference": res.reference,
+        "guarantee_holds": res.holds,
+    }
+
+
+def run_sign(args) -> list[dict]:
+    """The sign network of Theorem S (docs/sign_network.md): counts beside the formulas, --check."""
+    from .sign import check_sign_network, sign_network
+
+    if args.exact:
+        raise ValueError("--exact is for the exp networks; allowed with --sign: --check N")
+    net, row = _built_row(
+        lambda: sign_network(args.n, args.eps, args.sign, norm=args.norm),
+        lambda c: {
+            "method": "sign (newton-schulz)",
+            "n": args.n,
+            "eps": args.eps,
+            "rho": c.rho,
+            "alpha": c.alpha,
+            "K": c.k,
+            "s": "-",
+            "p": None,
+        },
+    )
     if args.check:
-        res = check_sign_network(net, count=args.check, seed=args.seed)
-        row.update(
-            worst_error=res.worst_error,
-            worst_kind=res.worst_kind,
-            error_over_eps=res.ratio,
-            inputs_checked=res.inputs,
-            reference=res.reference,
-            guarantee_holds=res.holds,
-        )
+        row.update(_check_fields(check_sign_network(net, count=args.check, seed=args.seed)))
     return [row]
 
 
@@ -160,43 +177,20 @@ def run(args) -> list[dict]:
     rows = []
     methods = {"paper": METHODS, "all": ALL_METHODS}.get(args.method, (args.method,))
     for method in methods:
-        t0 = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            net = exp_network(args.n, args.eps, args.radius, method=method, norm=args.norm)
-        explicit = net.to_relu_network()
-        counted = count(explicit)
-        c = net.choice
-        row = {
-            "method": method,
-            "n": args.n,
-            "eps": args.eps,
-            "radius": args.radius,
-            "K": c.K,
-            "s": c.s,
-            "p": c.p,
-            "m": list(c.m),
-            "depth": counted.depth,
-            "width": counted.width,
-            "params": counted.params,
-            "bounds_depth": c.depth,
-            "bounds_width": c.width,
-            "bounds_params": c.params,
-            "counts_agree": (counted.depth, counted.width, counted.params) == (c.depth, c.width, c.params),
-            "certified_error": c.certified_error,
-            "build_seconds": round(time.perf_counter() - t0, 3),
-            "warnings": [str(w.message) for w in caught],
-        }
+        net, row = _built_row(
+            lambda method=method: exp_network(args.n, args.eps, args.radius, method=method, norm=args.norm),
+            lambda c, method=method: {
+                "method": method,
+                "n": args.n,
+                "eps": args.eps,
+                "radius": args.radius,
+                "K": c.K,
+                "s": c.s,
+                "p": c.p,
+            },
+        )
         if args.check:
-            res = check_network(net, count=args.check, seed=args.seed)
-            row.update(
-                worst_error=res.worst_error,
-                worst_kind=res.worst_kind,
-                error_over_eps=res.ratio,
-                inputs_checked=res.inputs,
-                reference=res.reference,
-                guarantee_holds=res.holds,
-            )
+            row.update(_check_fields(check_network(net, count=args.check, seed=args.seed)))
         if args.exact:
             inputs = rational_ball_samples(args.n, args.radius, args.exact, seed=args.seed)
             certs = [certify_exact(net, A) for A in inputs]
