@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -161,11 +162,55 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# study
+
+
+def _args_study(p: argparse.ArgumentParser) -> None:
+    p.add_argument("plan", metavar="PLAN", help="a plan file, e.g. experiments/plans/study-3x3.json")
+    p.add_argument("--out", metavar="DIR", help="run folders go here (default: the plan's 'out')")
+    p.add_argument("--jobs", type=int, default=2, help="runs side by side, one thread each (default 2)")
+    p.add_argument("--max-runs", type=int, metavar="K", help="start at most K runs, then wait for them")
+    p.add_argument(
+        "--start-within",
+        type=float,
+        metavar="MINUTES",
+        help="start no new run after MINUTES (e.g. what is left of a working session)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="list the runs and their state; run nothing")
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    """Run what is not finished of a plan, two one-thread runs side by side; commits nothing."""
+    from experiments.study import PlanError, describe, load_plan, run_plan
+
+    if args.jobs < 1 or (args.max_runs is not None and args.max_runs < 0):
+        return _fail("--jobs must be >= 1 and --max-runs >= 0")
+    try:
+        plan = load_plan(args.plan, args.out)
+    except PlanError as e:
+        return _fail(str(e))
+    print(f"plan {args.plan}: {len(plan.runs)} runs into {plan.out}")
+    print(describe(plan), flush=True)
+    if args.dry_run:
+        return 0
+    failed = run_plan(
+        plan,
+        jobs=args.jobs,
+        max_runs=args.max_runs,
+        start_within_minutes=args.start_within,
+        echo=lambda s: print(time.strftime("%H:%M:%S ") + s, flush=True),
+    )
+    print(describe(plan))
+    return EXIT_FAILED if failed else 0
+
+
 # name -> (add arguments, run, one-line help)
 COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] = {
     "train": (_args_train, cmd_train, "train an MLP or transformer (or --resume a run)"),
     "evaluate": (_args_evaluate, cmd_evaluate, "tolerance accuracy of a run's checkpoint"),
     "summarize": (_args_summarize, cmd_summarize, "accuracy tables of finished run folders"),
+    "study": (_args_study, cmd_study, "run the unfinished runs of a study plan, two at a time"),
     "compare": (
         study_cli.args_compare,
         study_cli.cmd_compare,
