@@ -23,6 +23,7 @@ from .counts import (
     square_first_from_taylor,
     squaring_net,
 )
+from .functions import CHOOSERS, choose_for
 from .grid import GridChoice, GridCounts, choose_grid, evaluate_counts_grid
 from .grid_rules import RuleGrid, rule_grid
 from .rules import (
@@ -46,6 +47,8 @@ from .sign import SignChoice, choose_sign, sign_counts
 
 __all__ = [
     "ALL_METHODS",
+    "CHOOSERS",
+    "choose_for",
     "SignChoice",
     "choose_sign",
     "sign_counts",

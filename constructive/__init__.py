@@ -8,6 +8,7 @@ ReLU between them that the theorem speaks of; :func:`count` reads depth, width a
 from .builder import Carry, Form, NetworkBuilder
 from .exact import ExactCertificate, certify_exact
 from .exp_nets import ALL_METHODS, METHODS, ExpNetwork, ExpNetworkBase, exp_network
+from .functions import BUILDERS, CHECKERS, network
 from .matmul import MatmulNet, matmul_structured
 from .oracle import DomainError, PrecisionWarning, eps_floor
 from .paterson_stockmeyer import PatersonStockmeyerNetwork
@@ -18,6 +19,9 @@ from .squaring import SquaringNet, yarotsky_f
 
 __all__ = [
     "ALL_METHODS",
+    "BUILDERS",
+    "CHECKERS",
+    "network",
     "METHODS",
     "Carry",
     "Counts",

@@ -1,0 +1,74 @@
+"""One entry for every matrix function: ``choose_for(function, n, eps, **domain)``.
+
+``CHOOSERS`` maps a function's name to its choice rule, a callable ``(n, eps, **domain)`` that
+returns a frozen choice with at least ``depth``, ``width``, ``params`` and ``certified_error``
+(and the construction's constants). A new function is a new module plus one line here
+(DESIGN.md, "Where the package goes next"); ``constructive.functions.BUILDERS`` is its twin.
+
+Domains (keyword arguments):
+
+* ``exp`` (THEORY.md, Methods H/SS/PS): ``r`` (``||A||_2 <= r``), ``method``, ``norm``, ``s``, ``p``,
+  ``objective`` as in :func:`bounds.choose`.
+* ``sign`` (docs/sign_network.md, Rule S): ``rho`` (``||I - A^2||_2 <= rho``), ``alpha``, ``norm``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from .rules import choose
+from .sign import choose_sign
+
+__all__ = ["CHOOSERS", "choose_for", "domain_parameters"]
+
+
+def _choose_exp(n, eps, r, method="scaling_squaring", norm="fro", **options):
+    """exp on ``||A||_2 <= r``: :func:`bounds.choose` (THEORY.md section 8)."""
+    return choose(n, eps, r, method, norm, **options)
+
+
+def _choose_sign(n, eps, rho, alpha=None, norm="fro"):
+    """sign on ``||I - A^2||_2 <= rho, ||A||_2 <= alpha``: :func:`bounds.sign.choose_sign`."""
+    return choose_sign(n, eps, rho, alpha, norm)
+
+
+#: function name -> choice rule ``(n, eps, **domain) -> frozen choice``.
+CHOOSERS: dict[str, Callable[..., object]] = {
+    "exp": _choose_exp,
+    "sign": _choose_sign,
+}
+
+
+def domain_parameters(function: str) -> tuple[str, ...]:
+    """The keyword names ``choose_for(function, ...)`` accepts besides n and eps."""
+    chooser = _chooser(function)
+    params = list(inspect.signature(chooser).parameters.values())[2:]
+    return tuple(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
+def _chooser(function: str):
+    if not isinstance(function, str) or function not in CHOOSERS:
+        raise ValueError(f"unknown function {function!r}; known: {', '.join(sorted(CHOOSERS))}")
+    return CHOOSERS[function]
+
+
+def choose_for(function: str, n: int, eps: float, **domain):
+    """The certified network the rule of ``function`` picks for matrix size n and tolerance eps.
+
+    Guarantee: ``sup_{A in domain} ||Phi(A) - f(A)|| <= certified_error <= eps`` in exact
+    arithmetic, for the network whose exact ``depth``, ``width`` and ``params`` the choice holds
+    (the lemma is named in the docstring of each rule in ``CHOOSERS``).
+
+    Raises:
+        ValueError: unknown function, a domain keyword the function does not take or lacks,
+            or any value the rule rejects (n, eps, radius, ...).
+    """
+    chooser = _chooser(function)
+    try:
+        inspect.signature(chooser).bind(n, eps, **domain)
+    except TypeError as exc:
+        raise ValueError(
+            f"{function}: {exc}; domain keywords: {', '.join(domain_parameters(function))}"
+        ) from None
+    return chooser(n, eps, **domain)

@@ -1,0 +1,69 @@
+"""One entry for every matrix function: ``network(function, n, eps, **domain)``.
+
+``BUILDERS`` maps a function's name to a callable ``(n, eps, **domain, dtype=...) -> nn.Module``
+that builds the network ``bounds.choose_for(function, n, eps, **domain)`` describes, with the oracle
+API of :class:`~constructive.exp_nets.ExpNetworkBase` (``forward`` with domain checks,
+``structured``, ``to_relu_network``, ``certify``; ``count(net.to_relu_network())`` equals the
+choice's counts). ``CHECKERS`` maps the name to the worst-case error search
+``(net, count, seed) -> CheckResult``. A new function is a new module plus one line in each.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import torch
+
+from .check import CheckResult, check_network
+from .exp_nets import exp_network
+from .sign import check_sign_network, sign_network
+
+__all__ = ["BUILDERS", "CHECKERS", "network", "check"]
+
+
+def _build_exp(n, eps, r, method="scaling_squaring", norm="fro", dtype=torch.float64):
+    return exp_network(n, eps, r, method=method, norm=norm, dtype=dtype)
+
+
+def _build_sign(n, eps, rho, alpha=None, norm="fro", dtype=torch.float64):
+    return sign_network(n, eps, rho, alpha, norm=norm, dtype=dtype)
+
+
+#: function name -> builder ``(n, eps, **domain, dtype=torch.float64) -> nn.Module``.
+BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {
+    "exp": _build_exp,
+    "sign": _build_sign,
+}
+
+#: function name -> worst-case search ``(net, count, seed) -> CheckResult``.
+CHECKERS: dict[str, Callable[..., CheckResult]] = {
+    "exp": lambda net, count=200, seed=0: check_network(net, count=count, seed=seed),
+    "sign": lambda net, count=100, seed=0: check_sign_network(net, count=count, seed=seed),
+}
+
+
+def network(
+    function: str, n: int, eps: float, dtype: torch.dtype = torch.float64, **domain
+) -> torch.nn.Module:
+    """The certified ReLU network for ``function`` (``bounds.choose_for`` picks its integers).
+
+    Guarantee: ``sup_{A in domain} ||Phi(A) - f(A)|| <= eps`` in exact arithmetic (the lemma is
+    named by each builder's network class). Raises ValueError for an unknown function or domain.
+    """
+    if not isinstance(function, str) or function not in BUILDERS:
+        raise ValueError(f"unknown function {function!r}; known: {', '.join(sorted(BUILDERS))}")
+    builder = BUILDERS[function]
+    try:
+        inspect.signature(builder).bind(n, eps, dtype=dtype, **domain)
+    except TypeError as exc:
+        raise ValueError(f"{function}: {exc}") from None
+    return builder(n, eps, dtype=dtype, **domain)
+
+
+def check(net, count: int = 200, seed: int = 0) -> CheckResult:
+    """Worst error of ``net`` (its ``function`` attribute, "exp" if absent) by ``CHECKERS``."""
+    function = getattr(net, "function", "exp")
+    if function not in CHECKERS:
+        raise ValueError(f"no worst-case search for {function!r}; known: {', '.join(sorted(CHECKERS))}")
+    return CHECKERS[function](net, count=count, seed=seed)
