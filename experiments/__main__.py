@@ -149,14 +149,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _args_summarize(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="+", metavar="RUNS", help="run folders or folders of them")
     p.add_argument("--norm", default="l1", help="l1, fro or max (default l1)")
+    p.add_argument(
+        "--write-readme",
+        action="store_true",
+        help="write RUNS/README.md (the study table with its commands, machine and CPU hours); "
+        "one folder of runs only",
+    )
 
 
 def cmd_summarize(args: argparse.Namespace) -> int:
-    """Markdown accuracy and learning-curve tables of finished runs (reads files only)."""
+    """Markdown accuracy and learning-curve tables of finished runs (reads files only); for a
+    folder of runs also the table across seeds (experiments.study_table)."""
     from experiments.evaluate import summarize_runs
+    from experiments.study_table import cell_table, collect_cells, study_readme
 
     try:
+        if args.write_readme:
+            if len(args.paths) != 1 or not Path(args.paths[0]).is_dir():
+                return _fail("--write-readme takes exactly one folder of run folders")
+            if not collect_cells(args.paths[0]):
+                return _fail(f"no finished runs named <f>-<model>-s<seed> under {args.paths[0]!r}")
+            path = Path(args.paths[0]) / "README.md"
+            path.write_text(study_readme(args.paths[0]))
+            print(f"wrote {path}")
+            return 0
         print(summarize_runs(args.paths, norm=args.norm), end="")
+        for p in args.paths:
+            cells = collect_cells(p) if Path(p).is_dir() else []
+            if cells:
+                print(f"\nAcross seeds ({p}): median [min, max] accuracy in %\n")
+                print(cell_table(cells, norm=args.norm), end="")
     except (ValueError, KeyError) as e:
         return _fail(str(e))
     return 0
@@ -205,12 +227,112 @@ def cmd_study(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else 0
 
 
+# ---------------------------------------------------------------------------------------------
+# shipped models: models, predict
+
+
+def _args_models(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--export",
+        nargs=2,
+        metavar=("RUN_DIR", "NAME"),
+        help="ship a finished run's weights (float16) as models/NAME, scoring them on the run's test set",
+    )
+    p.add_argument("--json", action="store_true", help="print the model.json records as JSON")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List the shipped models (name, function, training domain, accuracy), or --export one."""
+    from experiments.shipped import export_model, list_models
+
+    if args.export:
+        try:
+            target = export_model(*args.export)
+        except ValueError as e:
+            return _fail(str(e))
+        print(f"wrote {target}")
+        return 0
+    models = list_models()
+    if args.json:
+        print(json.dumps(models, indent=2))
+        return 0
+    if not models:
+        print("no shipped models under models/")
+        return 0
+    print("| name | f | training distribution | n | model | params | steps | within 5% [95% CI] |")
+    print("|---|---|---|---|---|---|---|---|")
+    for m in models:
+        acc = m["test"]["l1"]["accuracy"]["0.05"]
+        lo, hi = acc["ci95"]
+        kind = m["kind"] if m["kind"] == "mlp" else f"transformer {m['encoding']}"
+        print(
+            f"| {m['name']} | {m['function']} | {m['distribution']} | {m['n']} | {kind} | "
+            f"{m['parameters']} | {m['steps']} | {100 * acc['acc']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}] |"
+        )
+    return 0
+
+
+def _args_predict(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, metavar="NAME", help="a shipped model (see `models`)")
+    p.add_argument(
+        "--input", required=True, metavar="FILE", help=".npy or .json matrix (n, n) or batch (B, n, n)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object (lists per matrix)")
+    p.add_argument("--out", metavar="FILE.npy", help="also write the predictions (B, n, n; NaN if invalid)")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """f(A) by a shipped model, beside the float64 reference and the relative l1 error."""
+    import numpy as np
+
+    from experiments.predict import predict_matrices, read_matrices, to_json
+    from experiments.shipped import load_model
+
+    if args.out is not None and not args.out.endswith(".npy"):
+        return _fail(f"--out must name a .npy file, got {args.out!r}")
+    try:
+        shipped = load_model(args.model)
+        A = read_matrices(args.input)
+        result = predict_matrices(shipped, A)
+    except ValueError as e:
+        return _fail(str(e))
+    for i, why in enumerate(result.outside):
+        if why is not None:
+            print(
+                f"experiments: warning: matrix {i} is outside {args.model}'s training domain: {why}; "
+                "the prediction carries no accuracy claim",
+                file=sys.stderr,
+            )
+    if args.out:
+        np.save(args.out, result.prediction.numpy())
+    if args.json:
+        print(json.dumps(to_json(shipped, result)))
+        return 0
+    f = shipped.config.data.function
+    with np.printoptions(precision=6, suppress=True):
+        for i in range(A.shape[0]):
+            err = result.relative_error[i]
+            status = (
+                "invalid output"
+                if not bool(result.valid[i])
+                else f"relative l1 error {err:.3g}"
+                if err is not None
+                else "no reference"
+            )
+            print(f"matrix {i}: {status}")
+            print(f"  prediction of {f}(A):\n{result.prediction[i].numpy()}")
+            print(f"  reference {f}(A) (float64):\n{result.reference[i].numpy()}")
+    return 0
+
+
 # name -> (add arguments, run, one-line help)
 COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] = {
     "train": (_args_train, cmd_train, "train an MLP or transformer (or --resume a run)"),
     "evaluate": (_args_evaluate, cmd_evaluate, "tolerance accuracy of a run's checkpoint"),
     "summarize": (_args_summarize, cmd_summarize, "accuracy tables of finished run folders"),
     "study": (_args_study, cmd_study, "run the unfinished runs of a study plan, two at a time"),
+    "models": (_args_models, cmd_models, "list the shipped trained models (or --export a run as one)"),
+    "predict": (_args_predict, cmd_predict, "run a shipped model on your own matrices"),
     "compare": (
         study_cli.args_compare,
         study_cli.cmd_compare,

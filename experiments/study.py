@@ -15,7 +15,8 @@ of the same function and config; it becomes runnable once all four encodings hav
 :func:`run_plan` starts what is not finished, ``jobs`` at a time, each in its own one-thread
 process (``python -m experiments train``): a finished run (``results.json`` with status
 finished) is skipped, a run with a checkpoint is resumed, a folder left without a checkpoint by
-a run killed before its first one is started afresh. It never commits anything; the records
+a run killed before its first one is started afresh. A relative ``out`` is taken from the
+repository root, so the runner can be started from anywhere. It never commits anything; the records
 are committed by hand as runs finish.
 """
 
@@ -38,6 +39,7 @@ from experiments.data import ENCODINGS
 
 __all__ = ["PlanError", "PlannedRun", "Plan", "load_plan", "run_state", "resolve_best", "run_plan"]
 
+REPO = Path(__file__).resolve().parent.parent
 BEST = "best"
 POLL_S = 2.0
 
@@ -137,7 +139,9 @@ def load_plan(path: str | Path, out: str | Path | None = None) -> Plan:
         for enc in encodings:
             if kind != "mlp" and enc != BEST and enc not in ENCODINGS:
                 raise PlanError(f"unknown encoding {enc!r}; allowed: best, {', '.join(ENCODINGS)}")
-        for f, enc, seed in itertools.product(_as_list(group, "function"), encodings, _as_list(group, "seed")):
+        for f, enc, seed in itertools.product(
+            _as_list(group, "function"), encodings, _as_list(group, "seed")
+        ):
             if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                 raise PlanError(f"seeds must be non-negative integers, got {seed!r}")
             run = PlannedRun(config, f, enc, seed, tag, overrides)
@@ -150,7 +154,7 @@ def load_plan(path: str | Path, out: str | Path | None = None) -> Plan:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise PlanError(f"plan lists run(s) {dup} more than once")
-    out_dir = Path(out) if out is not None else path.parent.parent.parent / d.get("out", "results/study")
+    out_dir = Path(out) if out is not None else REPO / d.get("out", "results/study")
     return Plan(path, out_dir, str(d.get("description", "")), tuple(runs))
 
 
@@ -163,7 +167,7 @@ def _results(run_dir: Path) -> dict | None:
 
 
 def run_state(run_dir: Path) -> str:
-    """"finished", "resumable" (a checkpoint), "stale" (a folder without one) or "new"."""
+    """ "finished", "resumable" (a checkpoint), "stale" (a folder without one) or "new"."""
     if _results(run_dir) is not None:
         return "finished"
     if (run_dir / "checkpoint.pt").is_file():
@@ -299,7 +303,7 @@ def run_plan(
             waiting = False
             while may_start and len(running) < jobs:
                 nxt = None
-                for run, res in _resolved(plan):
+                for _run, res in _resolved(plan):
                     if res is None:
                         waiting = True
                         continue

@@ -1,0 +1,166 @@
+"""The study table: one row per (function, model) across seeds, from finished run records.
+
+A run folder is named ``<function>-<encoding or mlp>[-<tag>]-s<seed>`` (experiments.study); the
+runs that differ only in the seed form one *cell*. For each cell and tolerance tau the table
+gives the accuracy within tau of every seed (each on the same 1000 test matrices, so their 95%
+Wilson intervals are comparable) as ``median [min, max]`` across seeds, and the interval of
+the median seed. Nothing is re-run: the numbers are read from ``results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["TOLERANCES", "Cell", "collect_cells", "cell_table", "study_readme"]
+
+TOLERANCES = ("0.05", "0.02", "0.01", "0.005")
+_SEED = re.compile(r"^(?P<cell>.+)-s(?P<seed>\d+)$")
+FUNCTION_ORDER = ("exp", "sign", "sin", "cos", "log", "sqrt")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Finished runs of one (function, model[, tag]) with their seeds, sorted by seed."""
+
+    name: str
+    function: str
+    distribution: str
+    model: str  # encoding name or "mlp"
+    seeds: tuple[int, ...]
+    results: tuple[dict, ...]
+
+    def accuracies(self, tau: str, norm: str = "l1") -> list[float]:
+        return [r["final"][norm]["accuracy"][tau]["acc"] for r in self.results]
+
+    def median_seed(self, tau: str = "0.05", norm: str = "l1") -> dict:
+        """The run whose accuracy within tau is the median (the lower middle for even counts)."""
+        order = sorted(range(len(self.results)), key=lambda i: self.accuracies(tau, norm)[i])
+        return self.results[order[(len(order) - 1) // 2]]
+
+    @property
+    def cpu_hours(self) -> float:
+        return (
+            sum(r["record"]["wall_time_s"] * r["record"].get("torch_threads", 1) for r in self.results) / 3600
+        )
+
+
+def collect_cells(root: str | Path) -> list[Cell]:
+    """Cells of the finished runs directly under ``root``, ordered by function then model."""
+    groups: dict[str, list[tuple[int, dict]]] = {}
+    for path in sorted(Path(root).glob("*/results.json")):
+        m = _SEED.match(path.parent.name)
+        try:
+            res = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            continue
+        if m is None or res.get("status") != "finished":
+            continue
+        groups.setdefault(m["cell"], []).append((int(m["seed"]), res))
+    cells = []
+    for name, runs in groups.items():
+        runs.sort(key=lambda t: t[0])
+        first = runs[0][1]
+        model = first["encoding"] if first["model"] == "transformer" else "mlp"
+        cells.append(
+            Cell(
+                name,
+                first["function"],
+                first["distribution"],
+                model,
+                tuple(s for s, _ in runs),
+                tuple(r for _, r in runs),
+            )
+        )
+
+    def key(c: Cell):
+        f = FUNCTION_ORDER.index(c.function) if c.function in FUNCTION_ORDER else len(FUNCTION_ORDER)
+        return (f, c.function, c.model == "mlp", c.name)
+
+    return sorted(cells, key=key)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _spread(accs: list[float]) -> str:
+    if len(accs) == 1:
+        return _pct(accs[0])
+    return f"{_pct(statistics.median(accs))} [{_pct(min(accs))}, {_pct(max(accs))}]"
+
+
+def cell_table(cells: list[Cell], norm: str = "l1") -> str:
+    """Markdown: per cell, seeds, steps, accuracy per tolerance (median [min, max] across seeds),
+    the median seed's 95% Wilson interval within 5%, and its median relative error."""
+    head = ["f (distribution)", "model", "run", "seeds", "steps"]
+    head += [f"within {float(t) * 100:g}%" for t in TOLERANCES]
+    head += ["95% CI within 5% (median seed)", "median rel. error (median seed)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for c in cells:
+        mid = c.median_seed("0.05", norm)
+        lo, hi = mid["final"][norm]["accuracy"]["0.05"]["ci95"]
+        med = mid["final"][norm]["quantiles"]["0.5"]
+        row = [
+            f"{c.function} ({c.distribution})",
+            "MLP" if c.model == "mlp" else f"transformer {c.model}",
+            c.name,
+            ",".join(map(str, c.seeds)),
+            ",".join(sorted({str(r["steps"]) for r in c.results})),
+        ]
+        row += [_spread(c.accuracies(t, norm)) for t in TOLERANCES]
+        row += [f"[{_pct(lo)}, {_pct(hi)}]", f"{med:.3g}" if med is not None else "inf"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def best_per_function(cells: list[Cell]) -> dict[str, Cell]:
+    """The transformer cell with the highest median accuracy within 5%, per function."""
+    best: dict[str, Cell] = {}
+    for c in cells:
+        if c.model == "mlp":
+            continue
+        score = statistics.median(c.accuracies("0.05"))
+        if c.function not in best or score > statistics.median(best[c.function].accuracies("0.05")):
+            best[c.function] = c
+    return best
+
+
+def study_readme(root: str | Path, plan: str = "experiments/plans/study-3x3.json") -> str:
+    """results/study/README.md, generated from the run records under ``root``."""
+    cells = collect_cells(root)
+    runs = [r for c in cells for r in c.results]
+    hours = sum(c.cpu_hours for c in cells)
+    machines = sorted({f"{r['record'].get('cpu')} ({r['record'].get('cpu_count')} cores)" for r in runs})
+    versions = sorted({f"python {r['record'].get('python')}, torch {r['record'].get('torch')}" for r in runs})
+    best = best_per_function(cells)
+    lines = [
+        "# The study across functions and encodings (3x3)",
+        "",
+        "Generated by `python -m experiments summarize results/study --write-readme` from the run",
+        "records in this folder; do not edit by hand (a test compares it with the records).",
+        "",
+        f"Runs: `python -m experiments study {plan}` (two one-thread runs side by side; finished runs",
+        "are skipped, interrupted ones resume from their checkpoint). Each run trains for a fixed",
+        "number of steps (`decay_over=steps`), so its result does not depend on the machine's load.",
+        "Every run of a function is scored on the same 1000 test matrices (`test_seed` 20261129),",
+        "drawn from the function's well-posed default distribution (named in the first column).",
+        "Accuracy within tau is the share of test matrices whose relative l1 error",
+        "||P - f(A)||_1 / ||f(A)||_1 (entrywise) is below tau; an invalid decoded sequence counts as a miss.",
+        "Cells with several seeds show `median [min, max]` across seeds.",
+        "",
+        f"Finished runs: {len(runs)}, {hours:.1f} CPU hours (one thread each) on "
+        f"{', '.join(machines) or '-'}; {', '.join(versions) or '-'}.",
+        "",
+        cell_table(cells).rstrip(),
+        "",
+        "Best transformer encoding per function (highest median accuracy within 5%):",
+        "",
+    ]
+    for f, c in best.items():
+        accs = c.accuracies("0.05")
+        lines.append(f"- {f}: {c.model}, {_spread(accs)}% within 5% over {len(accs)} seed(s)")
+    return "\n".join(lines) + "\n"
