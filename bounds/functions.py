@@ -10,6 +10,7 @@ Domains (keyword arguments):
 * ``exp`` (THEORY.md, Methods H/SS/PS): ``r`` (``||A||_2 <= r``), ``method``, ``norm``, ``s``, ``p``,
   ``objective`` as in :func:`bounds.choose`.
 * ``sign`` (docs/sign_network.md, Rule S): ``rho`` (``||I - A^2||_2 <= rho``), ``alpha``, ``norm``.
+* ``pow`` (docs/power_network.md, Rule P): ``r``, ``k`` (the power, >= 2), ``norm``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
+from .power import choose_power
 from .rules import choose
 from .sign import choose_sign
 
@@ -33,10 +35,16 @@ def _choose_sign(n, eps, rho, alpha=None, norm="fro"):
     return choose_sign(n, eps, rho, alpha, norm)
 
 
+def _choose_pow(n, eps, r, k, norm="fro"):
+    """A^k (k >= 2) on ``||A||_2 <= r``: :func:`bounds.power.choose_power` (docs/power_network.md)."""
+    return choose_power(n, eps, r, k, norm)
+
+
 #: function name -> choice rule ``(n, eps, **domain) -> frozen choice``.
 CHOOSERS: dict[str, Callable[..., object]] = {
     "exp": _choose_exp,
     "sign": _choose_sign,
+    "pow": _choose_pow,
 }
 
 

@@ -17,6 +17,7 @@ import torch
 
 from .check import CheckResult, check_network
 from .exp_nets import exp_network
+from .power import check_power_network, power_network
 from .sign import check_sign_network, sign_network
 
 __all__ = ["BUILDERS", "CHECKERS", "network", "check"]
@@ -30,16 +31,22 @@ def _build_sign(n, eps, rho, alpha=None, norm="fro", dtype=torch.float64):
     return sign_network(n, eps, rho, alpha, norm=norm, dtype=dtype)
 
 
+def _build_pow(n, eps, r, k, norm="fro", dtype=torch.float64):
+    return power_network(n, eps, r, k, norm=norm, dtype=dtype)
+
+
 #: function name -> builder ``(n, eps, **domain, dtype=torch.float64) -> nn.Module``.
 BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {
     "exp": _build_exp,
     "sign": _build_sign,
+    "pow": _build_pow,
 }
 
 #: function name -> worst-case search ``(net, count, seed) -> CheckResult``.
 CHECKERS: dict[str, Callable[..., CheckResult]] = {
     "exp": lambda net, count=200, seed=0: check_network(net, count=count, seed=seed),
     "sign": lambda net, count=100, seed=0: check_sign_network(net, count=count, seed=seed),
+    "pow": lambda net, count=200, seed=0: check_power_network(net, count=count, seed=seed),
 }
 
 
@@ -63,7 +70,7 @@ def network(
 
 def check(net, count: int = 200, seed: int = 0) -> CheckResult:
     """Worst error of ``net`` (its ``function`` attribute, "exp" if absent) by ``CHECKERS``."""
-    function = getattr(net, "function", "exp")
+    function = getattr(net, "function", "exp").split(":")[0]  # "pow:k" -> "pow"
     if function not in CHECKERS:
         raise ValueError(f"no worst-case search for {function!r}; known: {', '.join(sorted(CHECKERS))}")
     return CHECKERS[function](net, count=count, seed=seed)
