@@ -37,6 +37,18 @@ def test_registry_and_defaults():
         "sign_wellposed",
         "logsqrt_wellposed",
         "spd",
+        # the LAWT matrix classes (tests/test_sampling_classes.py), appended so that the
+        # first six keep their positions
+        "gaussian_positive",
+        "symmetric",
+        "wigner",
+        "orthogonal",
+        "toeplitz",
+        "hankel",
+        "circulant",
+        "band",
+        "row_stochastic",
+        "positive_definite",
     )
     assert default_distribution("sign") == "sign_wellposed"
     assert default_distribution("log") == "logsqrt_wellposed"

@@ -20,6 +20,30 @@ Distributions (registry ``DISTRIBUTIONS``; parameters and defaults in ``DISTRIBU
 - ``"spd"``: ``Q diag(lambda) Q^T``, ``Q`` Haar orthogonal, ``lambda`` log-uniform in
   ``[lam_min, lam_max]``; exactly symmetric.
 
+The matrix classes of the authors' generator (Charton, TMLR 2022, generator
+facebookresearch/LAWT, with the classes of the fork rahul3/LAWT: ``src/envs/generators.py``,
+``src/neuralnet/datagenerator.py``). ``X`` below has iid entries from the family ``entries``
+with scale ``c``: ``"uniform"`` ``c U[-1, 1]``, ``"gaussian"`` ``(c / sqrt 3) N(0, 1)``,
+``"gaussian_positive"`` ``(c / sqrt 3) |N(0, 1)|`` (the authors' ``gaussian`` flag and
+``max_input_coeff``; LAWT's default c is 10, ours 1). The authors' Gaussian family is our
+``"gaussian"`` with ``sigma = c / sqrt 3``.
+
+- ``"gaussian_positive"``: entries iid ``(c / sqrt 3) |N(0, 1)|``.
+- ``"symmetric"``: ``tril(X) + tril(X, -1)^T``.
+- ``"wigner"``: symmetric; per matrix the off-diagonal and the diagonal entries each follow a
+  law picked uniformly from {``N(0, s^2)``, ``s ~ U[0.5, 1.5]``; ``U[-sqrt 3, sqrt 3]``;
+  Rademacher; ``Exp(1) - 1``}; times ``sigma``.
+- ``"orthogonal"``: Haar orthogonal (sign-fixed QR of a Gaussian; the authors skip the sign fix).
+- ``"toeplitz"``: ``A_ij = t_{j-i}``, 2n - 1 iid values (``symmetric = 1``: ``t_|i-j|``).
+- ``"hankel"``: ``A_ij = h_{i+j}``, 2n - 1 iid values.
+- ``"circulant"``: ``A_ij = r_{(j-i) mod n}``, n iid values.
+- ``"band"``: ``X`` with entries ``|i - j| >= bandwidth`` set to 0 (default ``min(3, n - 1)``).
+- ``"row_stochastic"``: ``|X_ij| / sum_k |X_ik|``.
+- ``"positive_definite"``: ``X X^T + n I`` (symmetrised).
+
+Each drawer's docstring (``_draw_<name>``) gives the exact definition and where it differs from
+the authors'. None of these is conditioned on a function: the rejection rules below apply.
+
 Rejection rules are parameters of ``SamplerConfig``: a matrix is rejected when f(A) is invalid
 (outside the domain, no convergence; see ``matfuncs.matrix_function_masked``), when
 ``max|f(A)_ij| > max_output_entry``, or when ``cond_2(A) > max_cond``. Every batch reports how
@@ -44,6 +68,7 @@ from experiments.data.matfuncs import check_function_name, matrix_function_maske
 __all__ = [
     "DISTRIBUTIONS",
     "DISTRIBUTION_PARAMS",
+    "ENTRY_FAMILIES",
     "Batch",
     "MatrixStream",
     "SamplerConfig",
@@ -54,7 +79,7 @@ __all__ = [
     "sample",
 ]
 
-DISTRIBUTION_PARAMS: dict[str, dict[str, float]] = {
+DISTRIBUTION_PARAMS: dict[str, dict[str, float | str]] = {
     "uniform": {"c": 1.0},
     "gaussian": {"sigma": 1.0},
     "ball": {"r": 1.0, "boundary_fraction": 0.1},
@@ -67,8 +92,23 @@ DISTRIBUTION_PARAMS: dict[str, dict[str, float]] = {
         "complex_fraction": 0.5,
     },
     "spd": {"lam_min": 0.1, "lam_max": 10.0},
+    # The matrix classes of the LAWT generator (see the module docstring and _draw_class).
+    "gaussian_positive": {"c": 1.0},
+    "symmetric": {"entries": "uniform", "c": 1.0},
+    "wigner": {"sigma": 1.0},
+    "orthogonal": {},
+    "toeplitz": {"entries": "uniform", "c": 1.0, "symmetric": 0.0},
+    "hankel": {"entries": "uniform", "c": 1.0},
+    "circulant": {"entries": "uniform", "c": 1.0},
+    "band": {"entries": "uniform", "c": 1.0, "bandwidth": -1.0},
+    "row_stochastic": {"entries": "uniform"},
+    "positive_definite": {"entries": "uniform", "c": 1.0},
 }
 DISTRIBUTIONS: tuple[str, ...] = tuple(DISTRIBUTION_PARAMS)
+
+# Parameters that take a name instead of a number, with their allowed values.
+ENTRY_FAMILIES: tuple[str, ...] = ("uniform", "gaussian", "gaussian_positive")
+_CHOICE_PARAMS: dict[str, tuple[str, ...]] = {"entries": ENTRY_FAMILIES}
 
 _EPS = torch.finfo(torch.float64).eps  # 2^-52 = 2u
 
@@ -83,7 +123,7 @@ def default_distribution(function: str) -> str:
     return "uniform"
 
 
-def _check_params(distribution: str, params: dict[str, Any]) -> dict[str, float]:
+def _check_params(distribution: str, params: dict[str, Any]) -> dict[str, float | str]:
     """Merge ``params`` into the distribution's defaults, validating names and values."""
     known = DISTRIBUTION_PARAMS[distribution]
     unknown = sorted(set(params) - set(known))
@@ -93,6 +133,13 @@ def _check_params(distribution: str, params: dict[str, Any]) -> dict[str, float]
         )
     p = dict(known)
     for key, value in params.items():
+        if key in _CHOICE_PARAMS:
+            if value not in _CHOICE_PARAMS[key]:
+                raise ValueError(
+                    f"parameter {key!r} must be one of {list(_CHOICE_PARAMS[key])}, got {value!r}"
+                )
+            p[key] = value
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"parameter {key!r} must be a number, got {value!r}")
         if not math.isfinite(value):
@@ -121,6 +168,15 @@ def _check_params(distribution: str, params: dict[str, Any]) -> dict[str, float]
         need(0 <= p["complex_fraction"] <= 1, "0 <= complex_fraction <= 1")
     elif distribution == "spd":
         need(0 < p["lam_min"] <= p["lam_max"], "0 < lam_min <= lam_max")
+    else:  # the LAWT matrix classes
+        for key in ("c", "sigma"):
+            if key in p:
+                need(p[key] > 0, f"{key} > 0")
+        if "symmetric" in p:
+            need(p["symmetric"] in (0.0, 1.0), "symmetric = 0 or 1")
+        if "bandwidth" in p:
+            w = p["bandwidth"]
+            need(w == -1 or (w >= 1 and float(w).is_integer()), "bandwidth = -1 (auto) or an integer >= 1")
     return p
 
 
@@ -232,11 +288,179 @@ def _block_spectrum(m, n, real_part, pair_parts, complex_fraction, g) -> Tensor:
     return D
 
 
+# ---- the matrix classes of the LAWT generator ----------------------------------------------
+#
+# Sources of the definitions (facts read from the authors' public code, re-implemented here):
+# Charton, "Linear algebra with transformers", TMLR 2022, generator facebookresearch/LAWT, and
+# the fork rahul3/LAWT that adds matrix classes for matrix functions: src/envs/generators.py
+# (``rand_matrix`` and the ``matrix_type`` branches, cited "LAWT env") and
+# src/neuralnet/datagenerator.py (``ExperimentData``, cited "LAWT nn").
+
+_SQRT3 = math.sqrt(3.0)
+
+
+def _entries(shape, p: dict, g: torch.Generator) -> Tensor:
+    """iid entries of the family ``p["entries"]`` with scale ``c = p.get("c", 1)``:
+    ``"uniform"``: ``c U[-1, 1]``; ``"gaussian"``: ``(c / sqrt 3) N(0, 1)`` (same variance
+    ``c^2 / 3`` as the uniform family); ``"gaussian_positive"``: ``(c / sqrt 3) |N(0, 1)|``.
+    These are LAWT env ``rand_matrix`` (uniform, gaussian) and LAWT nn ``gaussian_positive``."""
+    c = p.get("c", 1.0)
+    kind = p["entries"]
+    if kind == "uniform":
+        return (2 * torch.rand(shape, generator=g, dtype=torch.float64) - 1) * c
+    X = torch.randn(shape, generator=g, dtype=torch.float64) * (c / _SQRT3)
+    return X.abs() if kind == "gaussian_positive" else X
+
+
+def _draw_gaussian_positive(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """Entries iid ``(c / sqrt 3) |N(0, 1)|`` (half-normal, mean ``c sqrt(2 / (3 pi))``,
+    second moment ``c^2 / 3``); LAWT nn ``distribution="gaussian_positive"``."""
+    return _entries((m, n, n), {"entries": "gaussian_positive", "c": p["c"]}, g)
+
+
+def _draw_symmetric(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """``A = tril(X) + tril(X, -1)^T`` for ``X`` with iid entries (``_entries``): the lower
+    triangle of X reflected, so ``A_ij = X_max(i,j),min(i,j)``; exactly symmetric. LAWT env
+    ``matrix_type="symmetric"`` (its default class)."""
+    X = _entries((m, n, n), p, g)
+    return torch.tril(X) + torch.tril(X, -1).transpose(-2, -1)
+
+
+def _wigner_law(k: Tensor, s: Tensor, shape, g: torch.Generator) -> Tensor:
+    """Samples of shape ``(m, *shape)`` where matrix ``b`` draws from law ``k[b]`` of:
+    0: ``N(0, s[b]^2)``, 1: ``U[-sqrt 3, sqrt 3]``, 2: Rademacher ``+-1``, 3: ``Exp(1) - 1``."""
+    m = k.shape[0]
+    full = (m, *shape)
+    f64 = torch.float64
+    laws = torch.stack(
+        [
+            torch.randn(full, generator=g, dtype=f64) * s.view(m, *([1] * len(shape))),
+            (2 * torch.rand(full, generator=g, dtype=f64) - 1) * _SQRT3,
+            torch.randint(0, 2, full, generator=g).to(f64) * 2 - 1,
+            -torch.log1p(-torch.rand(full, generator=g, dtype=f64)) - 1,
+        ]
+    )  # (4, m, *shape)
+    index = k.view(1, m, *([1] * len(shape))).expand(1, *full)
+    return laws.gather(0, index)[0]
+
+
+def _draw_wigner(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """Symmetric with mixed entry laws: per matrix, an off-diagonal law and a diagonal law are
+    picked independently and uniformly from {``N(0, s^2)`` with ``s ~ U[0.5, 1.5]`` drawn per
+    matrix and law, ``U[-sqrt 3, sqrt 3]``, Rademacher ``+-1``, ``Exp(1) - 1``} (all mean 0, the
+    last three variance 1); ``A_ij = A_ji`` (i < j) iid from the first, ``A_ii`` iid from the
+    second, and ``A`` is multiplied by ``sigma``. Exactly symmetric. LAWT env/nn
+    ``generate_wigner_matrices`` with ``sigma = 1``; ``sigma`` is our addition."""
+    f64 = torch.float64
+    k_off = torch.randint(0, 4, (m,), generator=g)
+    k_diag = torch.randint(0, 4, (m,), generator=g)
+    s_off = 0.5 + torch.rand(m, generator=g, dtype=f64)
+    s_diag = 0.5 + torch.rand(m, generator=g, dtype=f64)
+    upper = torch.triu(_wigner_law(k_off, s_off, (n, n), g), 1)
+    diag = _wigner_law(k_diag, s_diag, (n,), g)
+    return (upper + upper.transpose(-2, -1) + torch.diag_embed(diag)) * p["sigma"]
+
+
+def _draw_orthogonal(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """Haar-distributed orthogonal ``Q``: Householder QR ``Z = QR`` of a standard Gaussian
+    ``Z`` with the columns of Q multiplied by ``sign(R_ii)`` (Mezzadri, Notices AMS 54 (2007)
+    592-604). ``Q^T Q = I`` to rounding (~1e-15). LAWT env takes the Q factor of its entry
+    matrix (uniform or Gaussian) without the sign fix, which is not Haar-distributed."""
+    return _haar_orthogonal(m, n, g)
+
+
+def _draw_toeplitz(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """``A_ij = t_{j-i}`` with ``t_{-(n-1)}, ..., t_{n-1}`` iid (``_entries``): constant
+    along each diagonal (2n - 1 free values). With ``symmetric = 1``: ``A_ij = t_|i-j|``,
+    ``t_0..t_{n-1}`` iid. LAWT nn builds the general form from a first row and a first column,
+    LAWT env the symmetric form from a first row; both draw N(0, 1) whatever the family and
+    scale (here: ``entries="gaussian", c=sqrt 3``)."""
+    i = torch.arange(n)
+    if p["symmetric"]:
+        t = _entries((m, n), p, g)
+        return t[:, (i[:, None] - i[None, :]).abs()]
+    t = _entries((m, 2 * n - 1), p, g)
+    return t[:, i[None, :] - i[:, None] + n - 1]
+
+
+def _draw_hankel(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """``A_ij = h_{i+j}`` with ``h_0, ..., h_{2n-2}`` iid (``_entries``): constant along each
+    anti-diagonal. LAWT nn (first row and last column, N(0, 1) whatever the family and scale);
+    the LAWT env branch stacks arrays of incompatible shapes and yields no square matrix."""
+    i = torch.arange(n)
+    h = _entries((m, 2 * n - 1), p, g)
+    return h[:, i[:, None] + i[None, :]]
+
+
+def _draw_circulant(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """``A_ij = r_{(j-i) mod n}`` with ``r_0, ..., r_{n-1}`` iid (``_entries``): each row is
+    the previous one shifted cyclically right by one. LAWT env (LAWT nn: N(0, 1) entries)."""
+    i = torch.arange(n)
+    r = _entries((m, n), p, g)
+    return r[:, (i[None, :] - i[:, None]) % n]
+
+
+def _band_width(n: int, bandwidth: float) -> int:
+    """The authors' ``bandwidth`` w (entries kept where ``|i - j| < w``); -1 means
+    ``min(3, n - 1)`` as in LAWT, raised to 1 so that n = 1 keeps its diagonal."""
+    return max(1, min(3, n - 1)) if bandwidth == -1 else int(bandwidth)
+
+
+def _draw_band(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """``A_ij = X_ij`` where ``|i - j| < w`` and 0 elsewhere, ``X`` iid (``_entries``), ``w`` =
+    ``bandwidth`` (``w = 1``: diagonal, ``w = 2``: tridiagonal; lower and upper bandwidth
+    ``w - 1`` in Golub-Van Loan terms); the default ``-1`` means ``w = min(3, n - 1)``.
+    LAWT env/nn ``matrix_type="band"``, except n = 1, where their default w = 0 gives the zero
+    matrix and ours keeps the diagonal."""
+    w = _band_width(n, p["bandwidth"])
+    i = torch.arange(n)
+    inside = (i[:, None] - i[None, :]).abs() < w
+    return torch.where(inside, _entries((m, n, n), p, g), 0.0)
+
+
+def _draw_row_stochastic(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """``A_ij = |X_ij| / sum_k |X_ik|``, ``X`` iid (``_entries``; the scale cancels): entries
+    >= 0, row sums 1 to rounding. LAWT nn ``matrix_type="stochastic"``; the LAWT env branch
+    divides by the row sums without taking absolute values, which gives negative entries (and
+    rows summing to nearly 0) for its signed families."""
+    W = _entries((m, n, n), {"entries": p["entries"], "c": 1.0}, g).abs()
+    return W / W.sum(dim=-1, keepdim=True)
+
+
+def _draw_positive_definite(n: int, m: int, p: dict, g: torch.Generator) -> Tensor:
+    """``A = X X^T + n I``, ``X`` iid (``_entries``), symmetrised as ``(A + A^T) / 2`` so that
+    it is exactly symmetric; every eigenvalue is >= n. LAWT env (LAWT nn: ``X`` N(0, 1))."""
+    X = _entries((m, n, n), p, g)
+    A = X @ X.transpose(-2, -1) + n * torch.eye(n, dtype=torch.float64)
+    return 0.5 * (A + A.transpose(-2, -1))
+
+
+_CLASS_DRAWERS = {
+    "gaussian_positive": _draw_gaussian_positive,
+    "symmetric": _draw_symmetric,
+    "wigner": _draw_wigner,
+    "orthogonal": _draw_orthogonal,
+    "toeplitz": _draw_toeplitz,
+    "hankel": _draw_hankel,
+    "circulant": _draw_circulant,
+    "band": _draw_band,
+    "row_stochastic": _draw_row_stochastic,
+    "positive_definite": _draw_positive_definite,
+}
+
+
 def draw_matrices(distribution: str, n: int, m: int, params: dict, g: torch.Generator) -> Tensor:
-    """``m`` candidate matrices (m, n, n) from ``distribution`` (no rejection applied)."""
+    """``m`` candidate matrices (m, n, n), float64, from ``distribution`` (no rejection applied).
+
+    ``params`` is validated and merged with the distribution's defaults (ValueError naming what
+    is allowed otherwise). Every random number comes from ``g``: same generator state, same
+    matrices.
+    """
     if distribution not in DISTRIBUTION_PARAMS:
         raise ValueError(f"unknown distribution {distribution!r}; known: {', '.join(DISTRIBUTIONS)}")
     p = _check_params(distribution, params)
+    if distribution in _CLASS_DRAWERS:
+        return _CLASS_DRAWERS[distribution](n, m, p, g)
     f64 = torch.float64
     if distribution == "uniform":
         return (2 * torch.rand(m, n, n, generator=g, dtype=f64) - 1) * p["c"]
