@@ -11,6 +11,7 @@ Domains (keyword arguments):
   ``objective`` as in :func:`bounds.choose`.
 * ``sign`` (docs/sign_network.md, Rule S): ``rho`` (``||I - A^2||_2 <= rho``), ``alpha``, ``norm``.
 * ``pow`` (docs/power_network.md, Rule P): ``r``, ``k`` (the power, >= 2), ``norm``.
+* ``cos``, ``cosh`` (docs/trig_network.md, Rule T): ``r``, ``norm``, ``s`` (double angles).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from .power import choose_power
 from .rules import choose
 from .sign import choose_sign
+from .trig import choose_trig
 
 __all__ = ["CHOOSERS", "choose_for", "domain_parameters"]
 
@@ -40,11 +42,23 @@ def _choose_pow(n, eps, r, k, norm="fro"):
     return choose_power(n, eps, r, k, norm)
 
 
+def _choose_cos(n, eps, r, norm="fro", s=None):
+    """cos on ``||A||_2 <= r``: :func:`bounds.trig.choose_trig` (docs/trig_network.md, Rule T)."""
+    return choose_trig("cos", n, eps, r, norm, s=s)
+
+
+def _choose_cosh(n, eps, r, norm="fro", s=None):
+    """cosh on ``||A||_2 <= r``: :func:`bounds.trig.choose_trig` (docs/trig_network.md, Rule T)."""
+    return choose_trig("cosh", n, eps, r, norm, s=s)
+
+
 #: function name -> choice rule ``(n, eps, **domain) -> frozen choice``.
 CHOOSERS: dict[str, Callable[..., object]] = {
     "exp": _choose_exp,
     "sign": _choose_sign,
     "pow": _choose_pow,
+    "cos": _choose_cos,
+    "cosh": _choose_cosh,
 }
 
 

@@ -19,6 +19,7 @@ from .check import CheckResult, check_network
 from .exp_nets import exp_network
 from .power import check_power_network, power_network
 from .sign import check_sign_network, sign_network
+from .trig import check_trig_network, trig_network
 
 __all__ = ["BUILDERS", "CHECKERS", "network", "check"]
 
@@ -35,11 +36,21 @@ def _build_pow(n, eps, r, k, norm="fro", dtype=torch.float64):
     return power_network(n, eps, r, k, norm=norm, dtype=dtype)
 
 
+def _build_cos(n, eps, r, norm="fro", dtype=torch.float64):
+    return trig_network("cos", n, eps, r, norm=norm, dtype=dtype)
+
+
+def _build_cosh(n, eps, r, norm="fro", dtype=torch.float64):
+    return trig_network("cosh", n, eps, r, norm=norm, dtype=dtype)
+
+
 #: function name -> builder ``(n, eps, **domain, dtype=torch.float64) -> nn.Module``.
 BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {
     "exp": _build_exp,
     "sign": _build_sign,
     "pow": _build_pow,
+    "cos": _build_cos,
+    "cosh": _build_cosh,
 }
 
 #: function name -> worst-case search ``(net, count, seed) -> CheckResult``.
@@ -47,6 +58,8 @@ CHECKERS: dict[str, Callable[..., CheckResult]] = {
     "exp": lambda net, count=200, seed=0: check_network(net, count=count, seed=seed),
     "sign": lambda net, count=100, seed=0: check_sign_network(net, count=count, seed=seed),
     "pow": lambda net, count=200, seed=0: check_power_network(net, count=count, seed=seed),
+    "cos": lambda net, count=200, seed=0: check_trig_network(net, count=count, seed=seed),
+    "cosh": lambda net, count=200, seed=0: check_trig_network(net, count=count, seed=seed),
 }
 
 
