@@ -42,7 +42,16 @@ def _mp_sign(A):
 
 
 #: mpmath references f(A) keyed by the function name a network declares in ``net.function``.
-REFERENCES = {"exp": mpmath.expm, "sign": _mp_sign}
+REFERENCES = {
+    "exp": mpmath.expm,
+    "sign": _mp_sign,
+    "inverse": mpmath.inverse,
+    "sqrt": mpmath.sqrtm,
+    "log": mpmath.logm,
+}
+
+#: Functions whose domain is ``||I - A||_2 <= net.rho`` (constructive/near_identity.py).
+NEAR_IDENTITY = ("inverse", "sqrt", "log")
 
 
 @dataclass(frozen=True)
@@ -215,11 +224,14 @@ def certify_exact(net, A, eps: float | None = None, digits: int = 60) -> ExactCe
                 f"spectral norm {mpmath.nstr(smax, 12)} exceeds the radius r={net.r:g}; "
                 "the guarantee holds only on ||A||_2 <= r"
             )
-        rho = getattr(net, "rho", None)  # the sign network's second domain condition
+        rho = getattr(net, "rho", None)  # the second domain condition (sign, near-identity nets)
         if rho is not None:
-            dev = max(mpmath.svd_r(mpmath.eye(n) - A_mp * A_mp, compute_uv=False))
+            near = function in NEAR_IDENTITY
+            D = mpmath.eye(n) - (A_mp if near else A_mp * A_mp)
+            dev = max(mpmath.svd_r(D, compute_uv=False))
             if dev > mpmath.mpf(rho) * (1 + mpmath.mpf(10) ** (5 - digits)):
-                raise DomainError(f"||I - A^2||_2 = {mpmath.nstr(dev, 12)} exceeds rho={rho:g}")
+                what = "||I - A||_2" if near else "||I - A^2||_2"
+                raise DomainError(f"{what} = {mpmath.nstr(dev, 12)} exceeds rho={rho:g}")
         ref = REFERENCES[function](A_mp)
     with mpmath.workdps(digits):
         exact_phi = mpmath.matrix(
