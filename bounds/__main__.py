@@ -55,8 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--radius",
         type=float,
         nargs="+",
-        required=True,
-        help="radius r of the domain ||A||_2 <= r, > 0",
+        default=None,
+        help="radius r of the domain ||A||_2 <= r, > 0 (exp, pow, cos, cosh, ...)",
+    )
+    parser.add_argument(
+        "--function",
+        default="exp",
+        help="the matrix function, a name of bounds.functions.CHOOSERS (default: exp); other than exp, "
+        "the generic rule of that function is printed (--method/--latex/--side-by-side are for exp)",
+    )
+    parser.add_argument("--k", type=int, nargs="+", default=None, help="the power(s) k >= 2 (--function pow)")
+    parser.add_argument(
+        "--rho", type=float, nargs="+", default=None, help="the domain parameter rho (--function sign, ...)"
     )
     parser.add_argument(
         "--method",
@@ -163,6 +173,81 @@ def format_side_by_side(choices: list[Choice], methods) -> str:
     return "\n".join(lines)
 
 
+_DOMAIN_FLAGS = (("r", "radius"), ("k", "k"), ("rho", "rho"))
+
+
+def _construction(d: dict) -> str:
+    """The construction's integers from a choice's ``to_dict()``: those of J, s, k, ops, m it has."""
+    parts = []
+    for key in ("J", "K", "s", "k", "ops", "p", "m"):
+        if key in d and d[key] is not None:
+            v = d[key]
+            parts.append(f"{key}={'/'.join(map(str, v)) if isinstance(v, list) else v}")
+    return " ".join(parts)
+
+
+def _main_function(args) -> int:
+    """``--function F``: one row per (n, domain, eps) of ``bounds.choose_for(F, n, eps, **domain)``."""
+    from .functions import choose_for, domain_parameters
+
+    try:
+        accepted = domain_parameters(args.function)
+        lists = []
+        for key, flag in _DOMAIN_FLAGS:
+            given = getattr(args, flag)
+            if given is not None and key not in accepted:
+                raise ValueError(f"--{flag} does not apply to {args.function}")
+            if given is not None:
+                lists.append([(key, v) for v in given])
+        if args.norm != "fro" and "norm" in accepted:
+            lists.append([("norm", args.norm)])
+        rows = []
+        for n, *domain, eps in itertools.product(args.n, *lists, args.eps):
+            c = choose_for(args.function, n, eps, **dict(domain))
+            d = c.to_dict()
+            rows.append(
+                {
+                    "function": args.function,
+                    "n": n,
+                    "eps": eps,
+                    "domain": " ".join(f"{k}={v:g}" for k, v in domain if k != "norm"),
+                    "construction": _construction(d),
+                    "depth": c.depth,
+                    "width": c.width,
+                    "params": c.params,
+                    "certified_error": c.certified_error,
+                    "choice": d,
+                }
+            )
+    except ValueError as exc:
+        print(f"python -m bounds: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([r["choice"] | {"function": args.function} for r in rows], indent=1))
+        return 0
+    cols = ("function", "n", "eps", "domain", "construction", "depth", "width", "params", "certified error")
+    cells = [
+        (
+            r["function"],
+            str(r["n"]),
+            f"{r['eps']:g}",
+            r["domain"],
+            r["construction"],
+            str(r["depth"]),
+            str(r["width"]),
+            str(r["params"]),
+            f"{r['certified_error']:.3e}",
+        )
+        for r in rows
+    ]
+    widths = [max(len(x[i]) for x in (cols, *cells)) for i in range(len(cols))]
+    norm = "Frobenius" if args.norm == "fro" else "spectral"
+    print(f"# certified ReLU networks for {args.function}(A), error in the {norm} norm")
+    for row in (cols, *cells):
+        print("  ".join(f"{x:<{w}}" for x, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 success, 2 bad input)."""
     parser = build_parser()
@@ -173,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    if args.function != "exp":
+        return _main_function(args)
+    if args.radius is None:
+        print("python -m bounds: error: the following arguments are required: --radius", file=sys.stderr)
+        return 2
     methods = ALL_METHODS if args.method == "all" else (args.method,)
     choices = []
     try:

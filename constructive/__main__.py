@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(docs/sign_network.md; --method and --exact do not apply)",
     )
     p.add_argument(
+        "--function",
+        default="exp",
+        help="the matrix function, a name of constructive.functions.BUILDERS (default exp); pow, cos and "
+        "cosh use --radius (pow also --k), docs/power_network.md and docs/trig_network.md",
+    )
+    p.add_argument("--k", type=_positive_int, default=None, help="the power k >= 2 (--function pow)")
+    p.add_argument(
         "--method",
         choices=(*ALL_METHODS, "paper", "all"),
         default="paper",
@@ -169,7 +176,47 @@ def run_sign(args) -> list[dict]:
     return [row]
 
 
+def run_function(args) -> list[dict]:
+    """``--function F`` (F other than exp): build by ``BUILDERS``, count, --check and --exact."""
+    from .functions import network
+
+    if args.sign is not None:
+        raise ValueError("--sign is --function sign with its own option; give one of them")
+    if args.radius is None:
+        raise ValueError(f"--radius is required for --function {args.function}")
+    domain = {"r": args.radius} if args.k is None else {"r": args.radius, "k": args.k}
+    net, row = _built_row(
+        lambda: network(args.function, args.n, args.eps, norm=args.norm, **domain),
+        lambda c: {
+            "method": args.function if args.k is None else f"{args.function} k={args.k}",
+            "n": args.n,
+            "eps": args.eps,
+            "radius": args.radius,
+            "K": getattr(c, "J", getattr(c, "k", "-")),
+            "s": getattr(c, "s", "-"),
+            "p": None,
+        },
+    )
+    if args.check:
+        from .functions import check
+
+        row.update(_check_fields(check(net, count=args.check, seed=args.seed)))
+    if args.exact:
+        inputs = rational_ball_samples(args.n, args.radius, args.exact, seed=args.seed)
+        certs = [certify_exact(net, A) for A in inputs]
+        row.update(
+            exact_inputs=len(certs),
+            exact_worst_error=max(c.exact_error for c in certs),
+            exact_float64_worst_error=max(c.float64_error for c in certs),
+            exact_digits=certs[0].digits,
+            exact_holds=all(c.holds for c in certs),
+        )
+    return [row]
+
+
 def run(args) -> list[dict]:
+    if args.function != "exp":
+        return run_function(args)
     if args.sign is not None:
         return run_sign(args)
     if args.radius is None:
@@ -248,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         r0 = rows[0]
         domain = f"rho={r0['rho']:g} (K = Newton-Schulz steps)" if "rho" in r0 else f"radius={r0['radius']:g}"
-        kind = "sign networks" if "rho" in r0 else "exp networks"
+        kind = "sign networks" if "rho" in r0 else f"{args.function} networks"
         print(
             f"{kind} for n={r0['n']}, eps={r0['eps']:g}, {domain} "
             f"({args.norm} norm); counts read from the built weights"
