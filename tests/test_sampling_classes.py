@@ -160,8 +160,8 @@ def test_symmetric_classes_are_exactly_symmetric(name, params):
 
 
 def test_symmetric_reflects_the_lower_triangle():
-    # A = tril(X) + tril(X, -1)^T: the lower triangle and diagonal are the entries of X, i.e.
-    # the first n(n+1)/2 consumed numbers are not mirrored elsewhere; uniform family in [-c, c].
+    # A = tril(X) + tril(X, -1)^T: the n(n+1)/2 entries on and below the diagonal are
+    # independent draws (all distinct), from the uniform family on [-c, c].
     A = draw("symmetric", 5, 500, 1, c=2.0)
     assert np.abs(A).max() <= 2.0
     assert np.unique(A[:, np.tril_indices(5)[0], np.tril_indices(5)[1]]).size == 500 * 15
