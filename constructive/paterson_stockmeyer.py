@@ -28,7 +28,7 @@ import math
 import torch
 
 from .builder import Carry, Form, NetworkBuilder
-from .exp_nets import ExpNetworkBase
+from .network_base import ExpNetworkBase
 from .matmul import matmul_structured, product_stage
 from .relu_network import ReluNetwork
 
