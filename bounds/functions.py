@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
+from .inverse import choose_inverse
 from .power import choose_power
 from .rules import choose
 from .sign import choose_sign
@@ -52,9 +53,15 @@ def _choose_cosh(n, eps, r, norm="fro", s=None):
     return choose_trig("cosh", n, eps, r, norm, s=s)
 
 
+def _choose_inverse(n, eps, rho, norm="fro"):
+    """A^-1 on ``||I - A||_2 <= rho``: :func:`bounds.inverse.choose_inverse` (docs/inverse_network.md)."""
+    return choose_inverse(n, eps, rho, norm)
+
+
 #: function name -> choice rule ``(n, eps, **domain) -> frozen choice``.
 CHOOSERS: dict[str, Callable[..., object]] = {
     "exp": _choose_exp,
+    "inverse": _choose_inverse,
     "sign": _choose_sign,
     "pow": _choose_pow,
     "cos": _choose_cos,
