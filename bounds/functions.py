@@ -23,6 +23,7 @@ from .inverse import choose_inverse
 from .power import choose_power
 from .rules import choose
 from .sign import choose_sign
+from .sqrt import choose_sqrt
 from .trig import choose_trig
 
 __all__ = ["CHOOSERS", "choose_for", "domain_parameters"]
@@ -58,10 +59,16 @@ def _choose_inverse(n, eps, rho, norm="fro"):
     return choose_inverse(n, eps, rho, norm)
 
 
+def _choose_sqrt(n, eps, rho, norm="fro"):
+    """A^(1/2) on ``||I - A||_2 <= rho``: :func:`bounds.sqrt.choose_sqrt` (docs/sqrt_network.md)."""
+    return choose_sqrt(n, eps, rho, norm)
+
+
 #: function name -> choice rule ``(n, eps, **domain) -> frozen choice``.
 CHOOSERS: dict[str, Callable[..., object]] = {
     "exp": _choose_exp,
     "inverse": _choose_inverse,
+    "sqrt": _choose_sqrt,
     "sign": _choose_sign,
     "pow": _choose_pow,
     "cos": _choose_cos,

@@ -20,6 +20,7 @@ from .exp_nets import exp_network
 from .inverse import check_inverse_network, inverse_network
 from .power import check_power_network, power_network
 from .sign import check_sign_network, sign_network
+from .sqrt import check_sqrt_network, sqrt_network
 from .trig import check_trig_network, trig_network
 
 __all__ = ["BUILDERS", "CHECKERS", "network", "check"]
@@ -49,10 +50,15 @@ def _build_inverse(n, eps, rho, norm="fro", dtype=torch.float64):
     return inverse_network(n, eps, rho, norm=norm, dtype=dtype)
 
 
+def _build_sqrt(n, eps, rho, norm="fro", dtype=torch.float64):
+    return sqrt_network(n, eps, rho, norm=norm, dtype=dtype)
+
+
 #: function name -> builder ``(n, eps, **domain, dtype=torch.float64) -> nn.Module``.
 BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {
     "exp": _build_exp,
     "inverse": _build_inverse,
+    "sqrt": _build_sqrt,
     "sign": _build_sign,
     "pow": _build_pow,
     "cos": _build_cos,
@@ -64,6 +70,7 @@ CHECKERS: dict[str, Callable[..., CheckResult]] = {
     "exp": lambda net, count=200, seed=0: check_network(net, count=count, seed=seed),
     "sign": lambda net, count=100, seed=0: check_sign_network(net, count=count, seed=seed),
     "inverse": lambda net, count=100, seed=0: check_inverse_network(net, count=count, seed=seed),
+    "sqrt": lambda net, count=100, seed=0: check_sqrt_network(net, count=count, seed=seed),
     "pow": lambda net, count=200, seed=0: check_power_network(net, count=count, seed=seed),
     "cos": lambda net, count=200, seed=0: check_trig_network(net, count=count, seed=seed),
     "cosh": lambda net, count=200, seed=0: check_trig_network(net, count=count, seed=seed),
