@@ -82,8 +82,26 @@ def _row(name: str, kind: str, res: EvalResult, **extra) -> dict:
     }
 
 
-def compare(cfg: CompareConfig, run_dirs: list[Path], progress=None) -> dict:
-    """Score constructive networks and every trained exp run of matching n on the shared test set."""
+def _model_row(label: str, model, number_encoding, A, F, cfg: CompareConfig, **extra) -> dict:
+    """Score one trained model (MLP or transformer) on the shared test set."""
+    with torch.no_grad():
+        pred, valid = predict(model, A, encoding=number_encoding)
+        tput = _throughput(lambda X, m=model, e=number_encoding: predict(m, X, encoding=e), A, 1)
+    res = evaluate_predictions(pred, valid, F, norm=cfg.norm)
+    if number_encoding is None:
+        from experiments.models.mlp import count_mlp
+
+        c = count_mlp(model)
+        size = {"params": c.params, "depth": c.depth, "width": c.width}
+    else:
+        size = {"params": sum(p.numel() for p in model.parameters()), "depth": None, "width": None}
+    kind = "mlp" if number_encoding is None else "transformer"
+    return _row(label, kind, res, throughput=tput, **size, **extra)
+
+
+def compare(cfg: CompareConfig, run_dirs: list[Path], progress=None, shipped: list | None = None) -> dict:
+    """Score constructive networks, every trained exp run of matching n and every shipped exp
+    model (experiments.shipped.ShippedModel) of matching n on the shared test set."""
     test = shared_test_set(cfg)
     A, F = test.A, test.F
     rows = []
@@ -122,29 +140,38 @@ def compare(cfg: CompareConfig, run_dirs: list[Path], progress=None) -> dict:
             )
             continue
         model, encoding, config = load_trained(run_dir)
-        with torch.no_grad():
-            pred, valid = predict(model, A, encoding=encoding)
-            tput = _throughput(lambda X, m=model, e=encoding: predict(m, X, encoding=e), A, 1)
-        res = evaluate_predictions(pred, valid, F, norm=cfg.norm)
-        if encoding is None:
-            from experiments.models.mlp import count_mlp
-
-            c = count_mlp(model)
-            extra = {"params": c.params, "depth": c.depth, "width": c.width}
-        else:
-            extra = {"params": sum(p.numel() for p in model.parameters()), "depth": None, "width": None}
-        kind = "mlp" if encoding is None else "transformer"
         label = f"MLP {summary['run']}" if encoding is None else f"transformer {config.data.encoding}"
         rows.append(
-            _row(
+            _model_row(
                 label,
-                kind,
-                res,
+                model,
+                encoding,
+                A,
+                F,
+                cfg,
                 run=str(run_dir),
                 encoding=summary["label"],
                 train_distribution=summary["distribution"],
-                throughput=tput,
-                **extra,
+            )
+        )
+        if progress:
+            progress(label)
+    for sm in shipped or []:
+        if sm.config.data.function != "exp" or sm.config.data.n != cfg.n:
+            continue
+        kind = "MLP" if sm.encoding is None else f"transformer {sm.config.data.encoding}"
+        label = f"{kind} (shipped {sm.name}, {sm.meta['steps']} steps)"
+        rows.append(
+            _model_row(
+                label,
+                sm.model,
+                sm.encoding,
+                A,
+                F,
+                cfg,
+                run=f"models/{sm.name}",
+                encoding=sm.config.data.encoding if sm.encoding is not None else "mlp",
+                train_distribution=sm.config.data.distribution,
             )
         )
         if progress:

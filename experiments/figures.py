@@ -238,51 +238,27 @@ def _run_label(s: dict) -> str:
     return s["label"] if s["label"] != "mlp" else f"MLP ({s['run']})"
 
 
-def figure_transformer_accuracy(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
-    """Fig. 5: accuracy within 5% per function and encoding, with 95% Wilson intervals.
+def figure_study_grid(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
+    """Fig. 5: the function x encoding grid of the study (experiments.figures_study)."""
+    from experiments.figures_study import figure_function_encoding_grid
 
-    One bar per (function, training distribution, encoding or MLP): the best run of that kind."""
-    from experiments.run_index import run_summary
+    return _save(figure_function_encoding_grid(run_dirs), out, "fig5_accuracy_by_encoding")
 
-    runs = [s for s in (run_summary(d) for d in run_dirs) if s is not None]
-    groups = _groups(runs)
-    labels = ["P10", "P1000", "B1999", "FP15", "mlp"]
-    fig, ax = plt.subplots(layout="constrained", figsize=(max(5.0, 1.5 * len(groups) + 2), 3.8))
-    width = 0.16
-    for k, label in enumerate(labels):
-        xs, ys, lo, hi = [], [], [], []
-        for i, (f, dist) in enumerate(groups):
-            match = [r for r in runs if (r["function"], r["distribution"], r["label"]) == (f, dist, label)]
-            if not match:
-                continue
-            best = max(match, key=lambda r: r["acc5"])
-            xs.append(i + (k - 2) * width)
-            ys.append(100 * best["acc5"])
-            lo.append(100 * (best["acc5"] - best["acc5_low"]))
-            hi.append(100 * (best["acc5_high"] - best["acc5"]))
-        if xs:
-            ax.bar(
-                xs,
-                ys,
-                width,
-                yerr=[lo, hi],
-                capsize=2,
-                color=ENCODING_COLOR[label],
-                label=label if label != "mlp" else "ReLU MLP",
-            )
-    ax.set_xticks(range(len(groups)), [f"{f}\n({dist})" for f, dist in groups], fontsize=8)
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("test matrices within 5% (%)")
-    ax.set_title("Accuracy within 5% relative error (l1), best run per kind, 95% Wilson intervals")
-    ax.legend(ncol=5, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18))
-    return _save(fig, out, "fig5_accuracy_by_encoding")
+
+def figure_study_steps(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
+    """Fig. 8: accuracy against training step per encoding (experiments.figures_study)."""
+    from experiments.figures_study import figure_accuracy_vs_steps
+
+    return _save(figure_accuracy_vs_steps(run_dirs), out, "fig8_accuracy_vs_steps")
 
 
 def figure_learning_curves(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
     """Fig. 6: accuracy within 5% (top) and median relative error (bottom) against training step,
     one column per (function, training distribution), one line per run."""
     from experiments.run_index import run_curve, run_summary
+    from experiments.study_table import is_study_run
 
+    run_dirs = [d for d in run_dirs if not is_study_run(d)]  # the study's curves are figure 8
     runs = [(d, s) for d, s in ((d, run_summary(d)) for d in run_dirs) if s is not None]
     groups = _groups([s for _, s in runs]) or [("exp", "uniform")]
     fig, axes = plt.subplots(
@@ -336,8 +312,9 @@ FIGURES: dict[str, tuple[Callable, str]] = {
         "networks (theory) beside trained MLPs and transformers on one test set.",
     ),
     "fig5_accuracy_by_encoding": (
-        figure_transformer_accuracy,
-        "Accuracy within 5% per function and encoding with 95% Wilson intervals.",
+        figure_study_grid,
+        "Accuracy within 5% per function (3x3, its well-posed distribution) and model: four "
+        "transformer encodings and the ReLU MLP, median [min, max] over seeds (results/study).",
     ),
     "fig6_learning_curves": (
         figure_learning_curves,
@@ -347,9 +324,13 @@ FIGURES: dict[str, tuple[Callable, str]] = {
         figure_error_distribution,
         "Distribution of per-matrix relative errors per model on the shared test set.",
     ),
+    "fig8_accuracy_vs_steps": (
+        figure_study_steps,
+        "Accuracy within 5% against training step per encoding, one panel per function (results/study).",
+    ),
 }
 
-NEEDS_RUNS = {"fig5_accuracy_by_encoding", "fig6_learning_curves"}
+NEEDS_RUNS = {"fig5_accuracy_by_encoding", "fig6_learning_curves", "fig8_accuracy_vs_steps"}
 SOURCES = {
     "fig1_bounds": ["bounds_grid.json"],
     "fig2_constructive_error": ["constructive_check.json", "sign_check.json"],

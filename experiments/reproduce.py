@@ -4,16 +4,23 @@ Steps (each writes result files under ``--out``; figures are drawn from those fi
 
 1. the bounds table of THEORY.md section 10.3 and the grid behind figure 1 (``bounds``);
 2. the squaring network study and the built, checked constructive networks (figures 2, 3);
-3. small MLPs and transformers (one per encoding) trained on exp over the ball ``||A||_2 <= 1``;
+3. small MLPs trained on exp over the ball ``||A||_2 <= 1`` (``--full``/``--gpu``: also one
+   transformer per encoding; ``--quick`` scores the shipped transformers of ``models/`` instead);
 4. the comparison on one shared test set (figures 4, 7; ``compare.md``);
-5. every figure, with the committed training run records under ``results/runs`` (figures 5, 6).
+5. every figure, with the committed run records under ``results/runs`` and ``results/study``
+   (figures 5, 6, 8).
 
-Finished steps and finished training runs are reused on a re-run (the output says so); a training
-run that was killed resumes from its last checkpoint.
+Outputs go to ``runs/reproduce/`` (ignored by git), so a user's run leaves the clone clean; the
+committed reference records (``results/reproduce/``, ``figures/``) are rewritten only when asked
+for (``--out results/reproduce --figures figures``). Finished steps are reused on a re-run when
+their settings *and the code that computes them* are unchanged (a hash of the modules involved);
+each cached file records the commit and dirty state of the run that computed it. A training run
+that was killed resumes from its last checkpoint.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -26,11 +33,14 @@ from experiments import compare as compare_mod
 from experiments import theory_study
 from experiments.figures import FIGURES, draw_all
 from experiments.run_index import find_runs
-from experiments.runrecord import collect_run_record, utc_now
+from experiments.runrecord import collect_run_record, git_commit, utc_now
 
 __all__ = ["MODES", "Plan", "reproduce"]
 
 REPO = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO / "runs" / "reproduce"  # ignored by git: a user's run leaves the clone clean
+REFERENCE_OUT = REPO / "results" / "reproduce"  # the committed reference records
+STUDY_RUNS = REPO / "results" / "study"
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class Plan:
     sign_rhos: tuple[float, ...] = (0.25, 0.5)
     sign_eps: tuple[float, ...] = (1e-1, 1e-2, 1e-3)
     squaring_max_m: int = 30  # figure 3 right: m = 1..squaring_max_m
+    shipped: bool = False  # also score the shipped models (models/) in the comparison
 
 
 _ENCODINGS = ("P10", "P1000", "B1999", "FP15")
@@ -65,9 +76,10 @@ MODES = {
         mlp_sizes=((64, 2), (256, 3)),
         mlp_minutes=0.5,
         transformer_minutes=0.75,
-        encodings=_ENCODINGS,
+        encodings=(),  # the shipped transformers (trained for the study) instead of 45-s ones
         config_prefix="cpu",
         test_size=500,
+        shipped=True,
     ),
     "full": Plan(
         "full",
@@ -113,6 +125,7 @@ MODES = {
         sign_rhos=(0.5,),
         sign_eps=(1e-1,),
         squaring_max_m=8,
+        shipped=True,
     ),
 }
 
@@ -121,14 +134,33 @@ def _say(msg: str) -> None:
     print(msg, flush=True)
 
 
+CODE_PACKAGES = ("bounds", "constructive")
+CODE_MODULES = ("experiments/theory_study.py", "experiments/reproduce.py")
+
+
+def code_hash() -> str:
+    """sha256 over the source of the modules that compute the cached results (bounds/,
+    constructive/, theory_study, reproduce): a change there invalidates the cache."""
+    h = hashlib.sha256()
+    files = sorted(p for pkg in CODE_PACKAGES for p in (REPO / pkg).rglob("*.py"))
+    files += [REPO / m for m in CODE_MODULES]
+    for p in files:
+        h.update(str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
 def _cached(path: Path, spec: dict, compute, what: str):
-    """Reuse ``path`` when it was written for the same ``spec``; otherwise compute and write it."""
+    """Reuse ``path`` when it was written for the same ``spec`` by the same code; otherwise
+    compute it and write it with the commit (and dirty flag) of the code that computed it."""
+    code = code_hash()
     if path.is_file():
         old = json.loads(path.read_text())
-        if old.get("spec") == spec:
-            _say(f"  reusing {path} (same settings; delete it to recompute {what})")
+        if old.get("spec") == spec and old.get("code") == code:
+            _say(f"  reusing {path} (same settings and code; delete it to recompute {what})")
             return old
-    data = {"spec": spec, **compute()}
+    commit, dirty = git_commit()
+    computed_by = {"git_commit": commit, "git_dirty": dirty, "utc": utc_now()}
+    data = {"spec": spec, "code": code, "computed_by": computed_by, **compute()}
     path.write_text(json.dumps(data, indent=1))
     return data
 
@@ -220,8 +252,8 @@ def reproduce(
     if mode == "gpu" and not torch.cuda.is_available():
         raise ValueError("--gpu needs CUDA, and no CUDA device is visible; use --quick or --full on a CPU")
     plan = MODES[mode]
-    out = Path(out) if out else REPO / "results" / "reproduce"
-    figures_dir = Path(figures_dir) if figures_dir else REPO / "figures"
+    out = Path(out) if out else DEFAULT_OUT
+    figures_dir = Path(figures_dir) if figures_dir else out / "figures"
     out.mkdir(parents=True, exist_ok=True)
     started, t0 = utc_now(), time.perf_counter()
     written: list[Path] = []
@@ -299,12 +331,20 @@ def reproduce(
     cfg = compare_mod.CompareConfig(
         n=3, radius=1.0, test_size=plan.test_size, repeats=1 if mode == "tiny" else 3
     )
-    result = compare_mod.compare(cfg, trained, progress=None if quiet else (lambda s: _say(f"  scored {s}")))
+    shipped = []
+    if plan.shipped:
+        from experiments.shipped import list_models, load_model
+
+        shipped = [load_model(m["name"]) for m in list_models()]
+        _say(f"  shipped models: {', '.join(m.name for m in shipped) or 'none under models/'}")
+    result = compare_mod.compare(
+        cfg, trained, progress=None if quiet else (lambda s: _say(f"  scored {s}")), shipped=shipped
+    )
     written += compare_mod.write(result, out)
     _say(compare_mod.markdown_table(result))
 
     _say("[5/5] figures (drawn from the result files)")
-    all_runs = find_runs(REPO / "results" / "runs", runs_dir)
+    all_runs = find_runs(REPO / "results" / "runs", STUDY_RUNS, runs_dir)
     drawn = draw_all(out, figures_dir, all_runs)
     for name, paths in drawn.items():
         written += paths
@@ -312,8 +352,27 @@ def reproduce(
 
     record = collect_run_record(torch.device("cpu"), 0, started, time.perf_counter() - t0)
     rec_path = out / "run_record.json"
+    computed = {
+        p.name: json.loads(p.read_text()).get("computed_by")
+        for p in (
+            out / "bounds_grid.json",
+            out / "squaring.json",
+            out / "constructive_check.json",
+            out / "sign_check.json",
+        )
+    }
     rec_path.write_text(
-        json.dumps({"mode": mode, "record": record.to_dict(), "constructive_summary": summary}, indent=1)
+        json.dumps(
+            {
+                "mode": mode,
+                "record": record.to_dict(),
+                "note": "record.git_commit is the code of this invocation; each cached file was computed "
+                "by the commit in computed_by (reused when settings and code hash match)",
+                "computed_by": computed,
+                "constructive_summary": summary,
+            },
+            indent=1,
+        )
     )
     written.append(rec_path)
     _say(f"done in {time.perf_counter() - t0:.0f} s. Files written:")

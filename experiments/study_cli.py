@@ -68,9 +68,13 @@ def args_figures(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runs",
         nargs="*",
-        default=[str(REPO / "results" / "runs"), str(REPO / "results" / "reproduce" / "runs")],
+        default=[
+            str(REPO / "results" / "runs"),
+            str(REPO / "results" / "study"),
+            str(REPO / "results" / "reproduce" / "runs"),
+        ],
         metavar="DIR",
-        help="training run folders for figures 5 and 6",
+        help="training run folders (or folders of them) for figures 5, 6 and 8",
     )
     p.add_argument("--out", default=str(REPO / "figures"), help="output folder (default figures/)")
 
@@ -109,8 +113,13 @@ def args_reproduce(p: argparse.ArgumentParser) -> None:
         help="the paper-scale gpu configs (needs CUDA)",
     )
     p.set_defaults(mode="quick")
-    p.add_argument("--out", default=str(REPO / "results" / "reproduce"), help="result folder")
-    p.add_argument("--figures", default=str(REPO / "figures"), help="figure folder")
+    p.add_argument(
+        "--out",
+        default=str(REPO / "runs" / "reproduce"),
+        help="result folder (default runs/reproduce, ignored by git; the committed reference records "
+        "are rewritten with --out results/reproduce --figures figures)",
+    )
+    p.add_argument("--figures", help="figure folder (default OUT/figures)")
     p.add_argument("--skip-training", action="store_true", help="compare the runs already in --out/runs")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -121,7 +130,11 @@ def cmd_reproduce(args) -> int:
 
     try:
         reproduce(
-            args.mode, Path(args.out), Path(args.figures), quiet=args.quiet, skip_training=args.skip_training
+            args.mode,
+            Path(args.out),
+            Path(args.figures) if args.figures else None,
+            quiet=args.quiet,
+            skip_training=args.skip_training,
         )
     except ValueError as e:
         return _fail(str(e))

@@ -15,7 +15,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TOLERANCES", "Cell", "collect_cells", "cell_table", "study_readme"]
+__all__ = ["TOLERANCES", "Cell", "collect_cells", "cells_of_runs", "cell_table", "study_readme"]
 
 TOLERANCES = ("0.05", "0.02", "0.01", "0.005")
 _SEED = re.compile(r"^(?P<cell>.+)-s(?P<seed>\d+)$")
@@ -32,6 +32,7 @@ class Cell:
     model: str  # encoding name or "mlp"
     seeds: tuple[int, ...]
     results: tuple[dict, ...]
+    dirs: tuple[Path, ...] = ()
 
     def accuracies(self, tau: str, norm: str = "l1") -> list[float]:
         return [r["final"][norm]["accuracy"][tau]["acc"] for r in self.results]
@@ -48,18 +49,31 @@ class Cell:
         )
 
 
+def is_study_run(run_dir: str | Path) -> bool:
+    """Whether a run folder follows the study's naming ``<function>-<model>[-<tag>]-s<seed>``."""
+    return _SEED.match(Path(run_dir).name) is not None
+
+
 def collect_cells(root: str | Path) -> list[Cell]:
     """Cells of the finished runs directly under ``root``, ordered by function then model."""
-    groups: dict[str, list[tuple[int, dict]]] = {}
-    for path in sorted(Path(root).glob("*/results.json")):
+    return cells_of_runs(sorted(p.parent for p in Path(root).glob("*/results.json")))
+
+
+def cells_of_runs(run_dirs: list[Path]) -> list[Cell]:
+    """Cells of the given run folders (those named ``<cell>-s<seed>`` with a finished run)."""
+    groups: dict[str, list[tuple[int, dict, Path]]] = {}
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "results.json"
         m = _SEED.match(path.parent.name)
+        if not path.is_file():
+            continue
         try:
             res = json.loads(path.read_text())
         except json.JSONDecodeError:
             continue
         if m is None or res.get("status") != "finished":
             continue
-        groups.setdefault(m["cell"], []).append((int(m["seed"]), res))
+        groups.setdefault(m["cell"], []).append((int(m["seed"]), res, Path(run_dir)))
     cells = []
     for name, runs in groups.items():
         runs.sort(key=lambda t: t[0])
@@ -71,8 +85,9 @@ def collect_cells(root: str | Path) -> list[Cell]:
                 first["function"],
                 first["distribution"],
                 model,
-                tuple(s for s, _ in runs),
-                tuple(r for _, r in runs),
+                tuple(s for s, _, _ in runs),
+                tuple(r for _, r, _ in runs),
+                tuple(d for _, _, d in runs),
             )
         )
 

@@ -81,3 +81,38 @@ def test_gpu_mode_without_cuda_is_a_clear_error(capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["reproduce", "--gpu"]) == 2
     assert "needs CUDA" in capsys.readouterr().err
+
+
+def test_default_outputs_are_ignored_by_git_so_a_clone_stays_clean():
+    """The main job's default --out and figure folder lie where git ignores them; committed
+    reference records (results/reproduce, figures/) are written only when asked for."""
+    import subprocess
+    from pathlib import Path
+
+    from experiments.__main__ import build_parser
+    from experiments.reproduce import REPO
+
+    args = build_parser().parse_args(["reproduce"])
+    out = Path(args.out)
+    assert args.figures is None  # -> OUT/figures
+    for probe in (out / "compare.json", out / "figures" / "fig1_bounds.png", out / "runs" / "x" / "results.json"):
+        rel = probe.resolve().relative_to(REPO)
+        proc = subprocess.run(["git", "check-ignore", "-q", str(rel)], cwd=REPO)
+        assert proc.returncode == 0, f"{rel} is not ignored by git"
+
+
+@pytest.mark.slow
+def test_cache_is_keyed_on_the_code_and_records_who_computed_it(tiny_run, monkeypatch, capsys):
+    import experiments.reproduce as rep
+
+    out, _ = tiny_run
+    squaring = json.loads((out / "squaring.json").read_text())
+    assert squaring["code"] == rep.code_hash()
+    assert set(squaring["computed_by"]) == {"git_commit", "git_dirty", "utc"}
+    record = json.loads((out / "run_record.json").read_text())
+    assert record["computed_by"]["squaring.json"] == squaring["computed_by"]
+    monkeypatch.setattr(rep, "code_hash", lambda: "changed-code")
+    capsys.readouterr()
+    rep._cached(out / "squaring.json", squaring["spec"], lambda: {"rows": []}, "the squaring study")
+    assert "reusing" not in capsys.readouterr().out
+    assert json.loads((out / "squaring.json").read_text())["code"] == "changed-code"

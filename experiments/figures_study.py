@@ -1,0 +1,120 @@
+"""Figures of the study across functions and encodings (results/study), drawn from run records.
+
+Figure 5 is the function x model grid: per cell the accuracy within 5% of every seed, shown as
+the median with the [min, max] across seeds. Figure 8 is accuracy against training step per
+encoding, one panel per function (periodic evaluations on the first eval_size test matrices,
+the last point on the full test set).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from experiments.run_index import run_curve  # noqa: E402
+from experiments.study_table import FUNCTION_ORDER, cells_of_runs  # noqa: E402
+
+__all__ = ["MODELS", "figure_function_encoding_grid", "figure_accuracy_vs_steps"]
+
+MODELS = ("P10", "P1000", "B1999", "FP15", "mlp")
+ENCODING_COLOR = {
+    "P10": "tab:blue",
+    "P1000": "tab:orange",
+    "B1999": "tab:green",
+    "FP15": "tab:red",
+    "mlp": "tab:gray",
+}
+
+
+def _untagged(run_dirs: list[Path]):
+    """Cells of the plan's main grid (no tag), by (function, model)."""
+    cells = [c for c in cells_of_runs(run_dirs) if c.name == f"{c.function}-{c.model}"]
+    if not cells:
+        raise FileNotFoundError(2, "no finished study runs", "results/study/<f>-<model>-s<seed>/results.json")
+    return {(c.function, c.model): c for c in cells}
+
+
+def _functions(cells) -> list[str]:
+    found = {f for f, _ in cells}
+    return [f for f in FUNCTION_ORDER if f in found] + sorted(found - set(FUNCTION_ORDER))
+
+
+def figure_function_encoding_grid(run_dirs: list[Path]):
+    """Fig. 5: accuracy within 5% per function (rows) and model (columns), median [min, max] over
+    seeds; an empty cell was not run. Returns the figure (experiments.figures saves it)."""
+    cells = _untagged(run_dirs)
+    functions = _functions(cells)
+    grid = np.full((len(functions), len(MODELS)), np.nan)
+    fig, ax = plt.subplots(layout="constrained", figsize=(6.4, 0.75 * len(functions) + 1.4))
+    for i, f in enumerate(functions):
+        for j, m in enumerate(MODELS):
+            c = cells.get((f, m))
+            if c is None:
+                continue
+            accs = [100 * a for a in c.accuracies("0.05")]
+            grid[i, j] = statistics.median(accs)
+            text = f"{grid[i, j]:.1f}"
+            if len(accs) > 1:
+                text += f"\n[{min(accs):.1f}, {max(accs):.1f}]"
+            text += f"\n{len(accs)} seed" + ("s" if len(accs) > 1 else "")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="black" if grid[i, j] > 35 else "white",
+            )
+    im = ax.imshow(grid, vmin=0, vmax=100, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(MODELS)), [m if m != "mlp" else "ReLU MLP" for m in MODELS])
+    dists = {f: next(c.distribution for (g, _), c in cells.items() if g == f) for f in functions}
+    ax.set_yticks(range(len(functions)), [f"{f}\n({dists[f]})" for f in functions], fontsize=8)
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, label="test matrices within 5% (%)")
+    ax.set_title("3x3: accuracy within 5% (median [min, max] over seeds)")
+    return fig
+
+
+def figure_accuracy_vs_steps(run_dirs: list[Path]):
+    """Fig. 8: accuracy within 5% against training step, one panel per function, one line per
+    encoding (the median seed's run) and the MLP. Returns the figure."""
+    cells = _untagged(run_dirs)
+    functions = _functions(cells)
+    fig, axes = plt.subplots(
+        1,
+        len(functions),
+        layout="constrained",
+        figsize=(2.9 * len(functions), 2.9),
+        squeeze=False,
+        sharey=True,
+    )
+    for ax, f in zip(axes[0], functions, strict=True):
+        for m in MODELS:
+            c = cells.get((f, m))
+            if c is None:
+                continue
+            mid = c.median_seed()
+            run_dir = c.dirs[c.results.index(mid)]
+            curve = run_curve(run_dir)
+            ax.plot(
+                curve.steps,
+                [100 * a for a in curve.acc5],
+                marker=".",
+                ms=3,
+                color=ENCODING_COLOR[m],
+                label=m if m != "mlp" else "ReLU MLP",
+            )
+        dist = next(c.distribution for (g, _), c in cells.items() if g == f)
+        ax.set_title(f"{f} ({dist})", fontsize=9)
+        ax.set_xlabel("training step")
+        ax.set_ylim(-2, 102)
+    axes[0][0].set_ylabel("within 5% (%)")
+    axes[0][0].legend(fontsize=7)
+    return fig
