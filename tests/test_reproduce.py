@@ -95,7 +95,11 @@ def test_default_outputs_are_ignored_by_git_so_a_clone_stays_clean():
     args = build_parser().parse_args(["reproduce"])
     out = Path(args.out)
     assert args.figures is None  # -> OUT/figures
-    for probe in (out / "compare.json", out / "figures" / "fig1_bounds.png", out / "runs" / "x" / "results.json"):
+    for probe in (
+        out / "compare.json",
+        out / "figures" / "fig1_bounds.png",
+        out / "runs" / "x" / "results.json",
+    ):
         rel = probe.resolve().relative_to(REPO)
         proc = subprocess.run(["git", "check-ignore", "-q", str(rel)], cwd=REPO)
         assert proc.returncode == 0, f"{rel} is not ignored by git"
