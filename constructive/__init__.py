@@ -10,14 +10,18 @@ from .exact import ExactCertificate, certify_exact
 from .exp_nets import ALL_METHODS, METHODS, ExpNetwork, ExpNetworkBase, exp_network
 from .functions import BUILDERS, CHECKERS, network
 from .matmul import MatmulNet, matmul_structured
-from .oracle import DomainError, PrecisionWarning, eps_floor
+from .oracle import DTYPES, DomainError, PrecisionWarning, eps_floor
 from .paterson_stockmeyer import PatersonStockmeyerNetwork
 from .product import ProductNet, SquareNet, product_structured
 from .relu_network import Counts, ReluNetwork, count
 from .sign import SignNetwork, sign_network
+from .size import EXPLICIT_BYTES_PER_PARAM, MAX_EXPLICIT_BYTES
 from .squaring import SquaringNet, yarotsky_f
 
 __all__ = [
+    "DTYPES",
+    "EXPLICIT_BYTES_PER_PARAM",
+    "MAX_EXPLICIT_BYTES",
     "ALL_METHODS",
     "BUILDERS",
     "CHECKERS",

@@ -109,19 +109,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="certify N rational matrices (+-rI first) in exact rational arithmetic against mpmath",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the --check and --exact inputs (default 0)")
+    p.add_argument(
+        "--max-bytes",
+        type=_float,
+        default=None,
+        metavar="B",
+        help="refuse to build an explicit network whose estimated peak memory (params from the bounds "
+        "formulas x constructive.EXPLICIT_BYTES_PER_PARAM) exceeds B bytes (default "
+        "constructive.MAX_EXPLICIT_BYTES = 2 GiB)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     return p
 
 
-def _built_row(build, head: dict) -> tuple:
+def _built_row(build, head: dict, max_bytes: float | None = None) -> tuple:
     """Build a network (recording warnings) and the row of its counts beside its Choice's formulas.
 
-    ``head(choice)`` gives the row's leading, network-specific fields."""
+    ``head(choice)`` gives the row's leading, network-specific fields. The explicit network is
+    refused (ValueError, nothing built) when its estimated memory exceeds ``max_bytes``."""
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         net = build()
-    counted = count(net.to_relu_network())
+    counted = count(net.to_relu_network(max_bytes=max_bytes))
     c = net.choice
     row = {
         **head(c),
@@ -158,6 +168,11 @@ def run_sign(args) -> list[dict]:
 
     if args.exact:
         raise ValueError("--exact is for the exp networks; allowed with --sign: --check N")
+    if args.radius is not None:
+        raise ValueError(
+            "--radius is for the exp networks; with --sign RHO the domain is ||I - A^2||_2 <= RHO "
+            "(and ||A||_2 <= sqrt(1 + RHO)): drop --radius"
+        )
     net, row = _built_row(
         lambda: sign_network(args.n, args.eps, args.sign, norm=args.norm),
         lambda c: {
@@ -170,6 +185,7 @@ def run_sign(args) -> list[dict]:
             "s": "-",
             "p": None,
         },
+        args.max_bytes,
     )
     if args.check:
         row.update(_check_fields(check_sign_network(net, count=args.check, seed=args.seed)))
@@ -196,6 +212,7 @@ def run_function(args) -> list[dict]:
             "s": getattr(c, "s", "-"),
             "p": None,
         },
+        args.max_bytes,
     )
     if args.check:
         from .functions import check
@@ -235,6 +252,7 @@ def run(args) -> list[dict]:
                 "s": c.s,
                 "p": c.p,
             },
+            args.max_bytes,
         )
         if args.check:
             row.update(_check_fields(check_network(net, count=args.check, seed=args.seed)))

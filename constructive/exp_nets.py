@@ -18,6 +18,7 @@ import torch
 from .builder import Carry, Form, NetworkBuilder
 from .matmul import matmul_structured, product_stage
 from .network_base import ExpNetworkBase
+from .oracle import check_dtype
 from .relu_network import ReluNetwork
 
 __all__ = ["ExpNetworkBase", "ExpNetwork", "exp_network", "METHODS", "ALL_METHODS"]
@@ -139,9 +140,14 @@ def exp_network(
 
     Guarantee (THEORY.md Theorem, section 8): ``sup_{||A||_2 <= r} ||Phi(A) - exp(A)|| <= eps`` in the
     chosen norm, in exact arithmetic; a :class:`PrecisionWarning` says when dtype cannot resolve eps.
+
+    Raises ValueError for a dtype other than torch.float64 / torch.float32, for inputs that
+    ``bounds.choose`` refuses (e.g. r above ``bounds.MAX_RADIUS``), and for an unknown method. The
+    explicit network is built on demand by ``to_relu_network``, which checks its size first.
     """
     from bounds import choose  # bounds imports no torch; the arrow points this way only
 
+    check_dtype(dtype)  # before the rule runs: refuse at once
     if method not in ALL_METHODS:
         raise ValueError(f"unknown method {method!r}; constructive builds {', '.join(ALL_METHODS)}")
     c = choose(n, eps, r, method=method, norm=norm)

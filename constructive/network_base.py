@@ -10,8 +10,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .oracle import certify_values, check_input, warn_if_unresolvable
+from .oracle import (
+    certify_values,
+    check_candidate,
+    check_dtype,
+    check_input,
+    check_tol,
+    warn_if_unresolvable,
+)
 from .relu_network import ReluNetwork
+from .size import check_explicit_size
 
 __all__ = ["ExpNetworkBase"]
 
@@ -27,6 +35,7 @@ class ExpNetworkBase(nn.Module):
     def _setup(self, n: int, r: float, eps, norm: str, dtype: torch.dtype, choice) -> None:
         if norm not in ("fro", "2"):
             raise ValueError(f"norm must be 'fro' or '2', got {norm!r}")
+        dtype = check_dtype(dtype)
         self.n, self.r = n, float(r)
         self.eps, self.norm, self.dtype, self.choice = eps, norm, dtype, choice
         self._explicit: ReluNetwork | None = None
@@ -43,9 +52,17 @@ class ExpNetworkBase(nn.Module):
         """Phi(A) for A of shape (..., n, n) after the domain checks (DomainError on violation)."""
         return self.structured(check_input(A, self.n, self.r, self.dtype))
 
-    def to_relu_network(self) -> ReluNetwork:
-        """The explicit network (sparse COO weights): input vec(A) row-major, output vec(Phi(A))."""
+    def to_relu_network(self, max_bytes: int | float | None = None) -> ReluNetwork:
+        """The explicit network (sparse COO weights): input vec(A) row-major, output vec(Phi(A)).
+
+        Before building, the parameter count of the bounds formulas (``choice.params``) is turned into
+        a memory estimate (:mod:`constructive.size`); above ``max_bytes`` (default
+        ``MAX_EXPLICIT_BYTES`` = 2 GiB) it raises ValueError with the estimate and builds nothing. A
+        network constructed without a ``choice`` is built unchecked."""
         if self._explicit is None:
+            params = getattr(self.choice, "params", None)
+            if params is not None:
+                check_explicit_size(params, max_bytes)
             self._explicit = self._build()
         return self._explicit
 
@@ -56,14 +73,14 @@ class ExpNetworkBase(nn.Module):
         With ``||Phi(A) - f(A)|| <= eps`` guaranteed in the network's norm, "pass" means
         ``||candidate - Phi(A)|| <= tol - eps`` (certainly within tol of f(A)), "fail" means it exceeds
         ``tol + eps`` (certainly not). Returns a str for one matrix, an array of str for a batch.
+
+        ``tol`` must be a finite real > 0 (else ValueError). ``candidate`` must be real (a complex one
+        is a ValueError, never cast) with Phi(A)'s shape; a candidate with NaN entries is "fail".
         """
         if self.eps is None:
             raise ValueError("certify needs a network built with a guaranteed eps (use exp_network)")
-        if tol <= 0:
-            raise ValueError(f"tol must be positive, got {tol}")
+        tol = check_tol(tol)
         phi = self.forward(A)
-        cand = torch.as_tensor(candidate, dtype=self.dtype, device=phi.device)
-        if cand.shape != phi.shape:
-            raise ValueError(f"candidate has shape {tuple(cand.shape)}, expected {tuple(phi.shape)}")
+        cand = check_candidate(candidate, phi)
         ord_ = "fro" if self.norm == "fro" else 2
         return certify_values(torch.linalg.matrix_norm(cand - phi, ord=ord_), self.eps, tol)

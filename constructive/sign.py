@@ -22,7 +22,7 @@ from .builder import Carry, NetworkBuilder
 from .check import CheckResult
 from .exp_nets import ExpNetworkBase
 from .matmul import matmul_structured, product_stage
-from .oracle import NORM_SLACK, DomainError, check_input
+from .oracle import NORM_SLACK, DomainError, check_dtype, check_input
 from .relu_network import ReluNetwork
 
 __all__ = [
@@ -139,9 +139,11 @@ def sign_network(
 
     Guarantee (docs/sign_network.md, Theorem S): ``sup ||Phi(A) - sign(A)|| <= eps`` over
     ``||I - A^2||_2 <= rho``, ``||A||_2 <= alpha`` (default sqrt(1 + rho)), in exact arithmetic.
+    ``dtype`` must be torch.float64 or torch.float32 (ValueError otherwise, before the rule runs).
     """
     from bounds.sign import choose_sign  # bounds imports no torch
 
+    check_dtype(dtype)  # before the rule runs: refuse at once
     c = choose_sign(n, eps, rho, alpha, norm)
     return SignNetwork(n, c.rho, c.alpha, c.m, c.M, c.N, eps=eps, norm=norm, dtype=dtype, choice=c)
 
