@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--k", type=_positive_int, default=None, help="the power k >= 2 (--function pow)")
     p.add_argument(
+        "--rho",
+        type=_float,
+        default=None,
+        help="the domain ||I - A||_2 <= RHO < 1 (--function inverse, sqrt, log; docs/inverse_network.md)",
+    )
+    p.add_argument(
         "--method",
         choices=(*ALL_METHODS, "paper", "all"),
         default="paper",
@@ -198,9 +204,14 @@ def run_function(args) -> list[dict]:
 
     if args.sign is not None:
         raise ValueError("--sign is --function sign with its own option; give one of them")
-    if args.radius is None:
-        raise ValueError(f"--radius is required for --function {args.function}")
-    domain = {"r": args.radius} if args.k is None else {"r": args.radius, "k": args.k}
+    if args.rho is not None:  # the near-identity domain ||I - A||_2 <= rho (inverse, sqrt, log)
+        domain = {"rho": args.rho}
+    elif args.radius is None:
+        raise ValueError(
+            f"--radius (or --rho for inverse, sqrt, log) is required for --function {args.function}"
+        )
+    else:
+        domain = {"r": args.radius} if args.k is None else {"r": args.radius, "k": args.k}
     net, row = _built_row(
         lambda: network(args.function, args.n, args.eps, norm=args.norm, **domain),
         lambda c: {
@@ -208,6 +219,7 @@ def run_function(args) -> list[dict]:
             "n": args.n,
             "eps": args.eps,
             "radius": args.radius,
+            **({"rho": args.rho} if args.rho is not None else {}),
             "K": getattr(c, "J", getattr(c, "k", "-")),
             "s": getattr(c, "s", "-"),
             "p": None,
@@ -219,7 +231,13 @@ def run_function(args) -> list[dict]:
 
         row.update(_check_fields(check(net, count=args.check, seed=args.seed)))
     if args.exact:
-        inputs = rational_ball_samples(args.n, args.radius, args.exact, seed=args.seed)
+        if args.rho is not None:  # A = I - X with X rational in the ball ||X||_2 <= rho
+            balls = rational_ball_samples(args.n, args.rho, args.exact, seed=args.seed)
+            inputs = [
+                [[int(i == j) - x for j, x in enumerate(row)] for i, row in enumerate(X)] for X in balls
+            ]
+        else:
+            inputs = rational_ball_samples(args.n, args.radius, args.exact, seed=args.seed)
         certs = [certify_exact(net, A) for A in inputs]
         row.update(
             exact_inputs=len(certs),
@@ -312,8 +330,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows, indent=2))
     else:
         r0 = rows[0]
-        domain = f"rho={r0['rho']:g} (K = Newton-Schulz steps)" if "rho" in r0 else f"radius={r0['radius']:g}"
-        kind = "sign networks" if "rho" in r0 else f"{args.function} networks"
+        steps = " (K = Newton-Schulz steps)" if args.function in ("exp", "sign") else ""
+        domain = f"rho={r0['rho']:g}{steps}" if "rho" in r0 else f"radius={r0['radius']:g}"
+        kind = "sign networks" if "rho" in r0 and args.function == "exp" else f"{args.function} networks"
         print(
             f"{kind} for n={r0['n']}, eps={r0['eps']:g}, {domain} "
             f"({args.norm} norm); counts read from the built weights"
