@@ -216,13 +216,16 @@ def cmd_study(args: argparse.Namespace) -> int:
     print(describe(plan), flush=True)
     if args.dry_run:
         return 0
-    failed = run_plan(
-        plan,
-        jobs=args.jobs,
-        max_runs=args.max_runs,
-        start_within_minutes=args.start_within,
-        echo=lambda s: print(time.strftime("%H:%M:%S ") + s, flush=True),
-    )
+    try:
+        failed = run_plan(
+            plan,
+            jobs=args.jobs,
+            max_runs=args.max_runs,
+            start_within_minutes=args.start_within,
+            echo=lambda s: print(time.strftime("%H:%M:%S ") + s, flush=True),
+        )
+    except PlanError as e:
+        return _fail(str(e))
     print(describe(plan))
     return EXIT_FAILED if failed else 0
 

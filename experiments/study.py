@@ -42,6 +42,7 @@ __all__ = ["PlanError", "PlannedRun", "Plan", "load_plan", "run_state", "resolve
 REPO = Path(__file__).resolve().parent.parent
 BEST = "best"
 POLL_S = 2.0
+LOCK = ".runner.pid"
 
 
 class PlanError(ValueError):
@@ -262,7 +263,13 @@ def run_plan(
     """Run every unfinished run of ``plan``, ``jobs`` processes at a time; returns the number of
     runs that failed. Stops starting new runs after ``max_runs`` starts or once
     ``start_within_minutes`` have passed; running ones are always waited for. SIGTERM or
-    Ctrl-C stops the children (each resumes from its last checkpoint next time)."""
+    Ctrl-C stops the children (each resumes from its last checkpoint next time). The plan file is
+    re-read before each start, so runs can be added or reordered while it works.
+
+    Raises:
+        PlanError: another live runner holds ``plan.out``'s lock.
+    """
+    _take_lock(plan.out)
     t0 = time.monotonic()
     running: list[_Job] = []
     started: set[str] = set()
@@ -301,6 +308,8 @@ def run_plan(
                 start_within_minutes is None or (time.monotonic() - t0) / 60 < start_within_minutes
             )
             waiting = False
+            if may_start and len(running) < jobs:
+                plan = _reread(plan, echo)
             while may_start and len(running) < jobs:
                 nxt = None
                 for _run, res in _resolved(plan):
@@ -329,4 +338,36 @@ def run_plan(
     finally:
         signal.signal(signal.SIGTERM, old)
         signal.signal(signal.SIGINT, old_int)
+        (plan.out / LOCK).unlink(missing_ok=True)
     return failed
+
+
+def _reread(plan: Plan, echo: Callable[[str], None]) -> Plan:
+    """The plan file as it is now (edits take effect at the next start), or the old plan if the
+    file became invalid meanwhile."""
+    try:
+        return load_plan(plan.path, plan.out)
+    except PlanError as e:
+        echo(f"plan file unreadable now, keeping the loaded plan: {e}")
+        return plan
+
+
+def _take_lock(out: Path) -> None:
+    """Refuse to run when another live runner works on the same folder (it would start the same
+    runs twice); a lock left by a dead runner is taken over."""
+    out.mkdir(parents=True, exist_ok=True)
+    lock = out / LOCK
+    if lock.is_file():
+        try:
+            pid = int(lock.read_text().strip())
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError):
+            pass  # stale lock
+        except PermissionError:
+            raise PlanError(
+                f"another runner (pid {lock.read_text().strip()}) works on {str(out)!r}"
+            ) from None
+        else:
+            if pid != os.getpid():
+                raise PlanError(f"another runner (pid {pid}) works on {str(out)!r}; wait for it or stop it")
+    lock.write_text(str(os.getpid()))

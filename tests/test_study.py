@@ -289,3 +289,28 @@ def test_committed_study_readme_matches_its_records():
     if not (root / "README.md").is_file():
         pytest.skip("no study README committed yet")
     assert (root / "README.md").read_text() == study_readme(root)
+
+
+def test_a_second_runner_on_the_same_folder_is_refused(tmp_path, fake_python):
+    import os
+
+    exe, _ = fake_python
+    plan = load_plan(
+        _write_plan(tmp_path, [{"config": "tiny-mlp", "function": "exp", "seed": 0}]), out=tmp_path / "o"
+    )
+    plan.out.mkdir()
+    (plan.out / ".runner.pid").write_text(str(os.getppid()))  # a live process that is not us
+    with pytest.raises(PlanError, match="another runner"):
+        run_plan(plan, python=str(exe), echo=lambda s: None)
+    (plan.out / ".runner.pid").write_text("999999999")  # dead: the stale lock is taken over
+    assert run_plan(plan, python=str(exe), echo=lambda s: None) == 0
+    assert not (plan.out / ".runner.pid").exists()
+
+
+def test_plan_edits_take_effect_while_running(tmp_path, fake_python):
+    exe, log = fake_python
+    path = _write_plan(tmp_path, [{"config": "tiny-mlp", "function": "exp", "seed": 0}])
+    plan = load_plan(path, out=tmp_path / "o")
+    path.write_text(json.dumps({"groups": [{"config": "tiny-mlp", "function": "sin", "seed": 0}]}))
+    assert run_plan(plan, jobs=1, python=str(exe), echo=lambda s: None) == 0
+    assert [c[c.index("--out") + 1] for c in _calls(log)] == [str(tmp_path / "o" / "sin-mlp-s0")]
