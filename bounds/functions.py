@@ -10,6 +10,7 @@ Domains (keyword arguments):
 * ``exp`` (THEORY.md, Methods H/SS/PS): ``r`` (``||A||_2 <= r``), ``method``, ``norm``, ``s``, ``p``,
   ``objective`` as in :func:`bounds.choose`.
 * ``sign`` (docs/sign_network.md, Rule S): ``rho`` (``||I - A^2||_2 <= rho``), ``alpha``, ``norm``.
+* ``inverse``, ``sqrt`` (docs/inverse_network.md, docs/sqrt_network.md): ``rho`` (``||I - A||_2 <= rho``), ``norm``.
 * ``pow`` (docs/power_network.md, Rule P): ``r``, ``k`` (the power, >= 2), ``norm``.
 * ``cos``, ``cosh`` (docs/trig_network.md, Rule T): ``r``, ``norm``, ``s`` (double angles).
 """
