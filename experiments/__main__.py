@@ -328,6 +328,41 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------
+# tables
+
+
+def _args_tables(p: argparse.ArgumentParser) -> None:
+    from experiments.readme_tables import DEFAULT_FILES
+
+    p.add_argument(
+        "files", nargs="*", metavar="FILE", help=f"Markdown files (default: {' '.join(DEFAULT_FILES)})"
+    )
+    p.add_argument("--check", action="store_true", help="rewrite nothing; exit 1 listing the stale blocks")
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    """Regenerate the README blocks from their records (experiments.readme_tables), or --check them."""
+    from experiments.readme_tables import DEFAULT_FILES, GeneratorError, check, render, repo_root
+
+    files = [Path(f) for f in args.files] or [repo_root(Path.cwd()) / f for f in DEFAULT_FILES]
+    stale = []
+    try:
+        for f in files:
+            if args.check:
+                stale += check(f)
+            else:
+                new = render(f)
+                if new != f.read_text():
+                    f.write_text(new)
+                    print(f"rewrote {f}")
+    except (GeneratorError, OSError) as e:
+        return _fail(str(e))
+    for b in stale:
+        print(b)
+    return EXIT_FAILED if stale else 0
+
+
 # name -> (add arguments, run, one-line help)
 COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] = {
     "train": (_args_train, cmd_train, "train an MLP or transformer (or --resume a run)"),
@@ -336,6 +371,7 @@ COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] =
     "study": (_args_study, cmd_study, "run the unfinished runs of a study plan, two at a time"),
     "models": (_args_models, cmd_models, "list the shipped trained models (or --export a run as one)"),
     "predict": (_args_predict, cmd_predict, "run a shipped model on your own matrices"),
+    "tables": (_args_tables, cmd_tables, "regenerate (or --check) the README tables from their records"),
     "compare": (
         study_cli.args_compare,
         study_cli.cmd_compare,

@@ -1,0 +1,92 @@
+"""Generators for benchmarks/README.md's blocks (see :mod:`experiments.readme_tables`).
+
+They live here, not in experiments, so that the import arrow stays ``benchmarks -> experiments``:
+experiments.readme_tables imports this module by name only when a block asks for ``bench*``.
+
+* ``bench ALL_JSON``: the summary rows (:func:`benchmarks.run.markdown_table`, the writer behind
+  ``python -m benchmarks --markdown``).
+* ``bench-runs ALL_JSON``: when and how each group of that record ran (start, wall time, threads,
+  load average before and after) and the machine.
+* ``bench-bounds BOUNDS_JSON``: the item-5 numbers the README's prose discusses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from experiments.readme_tables import GeneratorError, register
+
+from .run import _fmt, markdown_table
+
+
+def _read(args: list[str], root: Path, name: str) -> dict:
+    if len(args) != 1:
+        raise GeneratorError(f"generator {name!r} takes one JSON record; got {args}")
+    p = Path(args[0])
+    return json.loads((p if p.is_absolute() else root / p).read_text())
+
+
+@register("bench")
+def bench(args: list[str], root: Path) -> str:
+    return markdown_table(_read(args, root, "bench"))
+
+
+def _load(values) -> str:
+    return "-" if not values else ", ".join(f"{v:.2f}" for v in values)
+
+
+def _group_facts(res: dict) -> tuple[str, list | None, list | None]:
+    """(start time, load before, load after) of a group's record, whichever form it has."""
+    env = res.get("environment") or {}
+    start = env.get("date_utc") or res.get("date_utc") or "-"
+    before = env.get("load_average_1_5_15min") or res.get("load_average_before")
+    return start.replace("T", " ").replace("Z", " UTC"), before, res.get("load_average_after")
+
+
+@register("bench-runs")
+def bench_runs(args: list[str], root: Path) -> str:
+    combined = _read(args, root, "bench-runs")
+    env = combined["environment"]
+    lines = [
+        f"Machine: **{env['cpu']}, {env['cpu_count']} cores ({env.get('torch_cpu_capability', '?')}), "
+        f"Python {env['python']}, torch {env['torch']}, numpy {env['numpy']}** "
+        f"({env['platform']}); {'quick sizes' if combined.get('quick') else 'full sizes'}.",
+        "",
+        "| group | started | wall time | threads | load average at start (1, 5, 15 min) | at end |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for g, res in combined["groups"].items():
+        start, before, after = _group_facts(res)
+        lines.append(
+            f"| {g} | {start} | {res['group_wall_s']:.0f} s | {combined['threads'].get(g)} "
+            f"| {_load(before)} | {_load(after)} |"
+        )
+    if combined.get("errors"):
+        lines += ["", f"Failed groups: {', '.join(combined['errors'])} (tracebacks in the record)."]
+    return "\n".join(lines)
+
+
+@register("bench-bounds")
+def bench_bounds(args: list[str], root: Path) -> str:
+    res = _read(args, root, "bench-bounds")
+    counts = res["counts"]
+    ms = [1e3 * c["seconds_per_1e5_points"] for c in counts]
+    cold = [c["cold_first_call_s"] for c in counts]
+    rules = res["rules"]
+    vr = res["vector_rules"]
+    own = rules["profile"]["by_own_time"][:4]
+    own_text = ", ".join(
+        f"`{e['function'].rsplit(':', 1)[-1].split('(')[-1].rstrip(')')}` {100 * e['share_of_total']:.0f}%"
+        for e in own
+    )
+    return (
+        f"Counts: {min(ms):.1f}-{max(ms):.1f} ms per {counts[0]['points']:,} points (warm, "
+        f"{', '.join(c['method'] for c in counts)}); the first call's lambdify "
+        f"{min(cold):.2f}-{max(cold):.2f} s. Rules: `choose` (Method {rules['method']}) takes "
+        f"{1e3 * rules['seconds_per_point']:.1f} ms per point over {rules['points']} points, "
+        f"{_fmt(rules['extrapolated_seconds_per_1e5_points'])} s for 10^5 points; by own time its "
+        f"profile is led by {own_text}. `rule_grid` on {vr['horner']['points']:,} points: "
+        f"{vr['horner']['timing']['wall_median_s']:.2f} s (Rule H), "
+        f"{vr['scaling_squaring']['timing']['wall_median_s']:.2f} s (Rule SS)."
+    )
