@@ -363,6 +363,26 @@ def cmd_tables(args: argparse.Namespace) -> int:
     return EXIT_FAILED if stale else 0
 
 
+# ---------------------------------------------------------------------------------------------
+# authors-sweep
+
+
+def _args_authors_sweep(p: argparse.ArgumentParser) -> None:
+    from experiments.authors_sweep import add_arguments
+
+    add_arguments(p)
+
+
+def cmd_authors_sweep(args: argparse.Namespace) -> int:
+    """The authors' MLP sample-complexity sweep and ours, one JSON record each (experiments.authors_sweep)."""
+    from experiments.authors_sweep import SweepError, run_cli
+
+    try:
+        return run_cli(args)
+    except SweepError as e:
+        return _fail(str(e))
+
+
 # name -> (add arguments, run, one-line help)
 COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] = {
     "train": (_args_train, cmd_train, "train an MLP or transformer (or --resume a run)"),
@@ -382,6 +402,11 @@ COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] =
         study_cli.args_reproduce,
         study_cli.cmd_reproduce,
         "the main job: bounds, constructive checks, training, comparison, figures",
+    ),
+    "authors-sweep": (
+        _args_authors_sweep,
+        cmd_authors_sweep,
+        "the authors' MLP sample-complexity sweep beside our MLP (records, resumable)",
     ),
 }
 
