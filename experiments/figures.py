@@ -291,6 +291,14 @@ def figure_learning_curves(results: Path, out: Path, run_dirs: list[Path]) -> li
     return _save(fig, out, "fig6_learning_curves")
 
 
+def figure_authors_sweep(results: Path, out: Path) -> list[Path]:
+    """Fig. 9: accuracy within 5% against training-set size, the authors' MLP protocol beside ours,
+    read from results/authors_sweep (experiments.authors_sweep); skipped when it holds no records."""
+    from experiments.authors_sweep import REFERENCE_DIR, figure_accuracy_vs_size
+
+    return _save(figure_accuracy_vs_size(REFERENCE_DIR), out, "fig9_authors_sweep")
+
+
 FIGURES: dict[str, tuple[Callable, str]] = {
     "fig1_bounds": (
         figure_bounds,
@@ -328,6 +336,11 @@ FIGURES: dict[str, tuple[Callable, str]] = {
         figure_study_steps,
         "Accuracy within 5% against training step per encoding, one panel per function (results/study).",
     ),
+    "fig9_authors_sweep": (
+        figure_authors_sweep,
+        "Accuracy within 5% against training-set size, the authors' MLP protocol (dashed) beside ours "
+        "(solid), one panel per function, one line per dimension, Wilson 95% bands (results/authors_sweep).",
+    ),
 }
 
 NEEDS_RUNS = {"fig5_accuracy_by_encoding", "fig6_learning_curves", "fig8_accuracy_vs_steps"}
@@ -337,6 +350,9 @@ SOURCES = {
     "fig3_squaring": ["squaring.json"],
     "fig4_error_vs_params": ["compare.json"],
     "fig7_error_distribution": ["compare.json"],
+    "fig9_authors_sweep": [
+        str(Path(__file__).resolve().parent.parent / "results" / "authors_sweep" / "*.json")
+    ],
 }
 
 
