@@ -195,7 +195,28 @@ def _compare(args: list[str], root: Path) -> str:
     from experiments.compare import markdown_table
 
     _nargs("compare", args, 1, "one compare.json")
-    return markdown_table(_json(args[0], root))
+    record = _path(args[0], root)
+    result = json.loads(record.read_text())
+    trained = []
+    for r in result["rows"]:
+        if not r.get("run"):
+            continue
+        run = Path(r["run"])
+        run = run if (run / "results.json").is_file() else record.parent / "runs" / run.name
+        if (run / "results.json").is_file():
+            res = json.loads((run / "results.json").read_text())
+            trained.append(f"{r['name']} {res['record']['wall_time_s']:.0f} s ({res['steps']} steps)")
+    lines = [
+        f"Test set: {result['test_set']['description']}, norm {result['norm']}.",
+        "",
+        markdown_table(result),
+    ]
+    if trained:
+        lines += [
+            "",
+            "Training time of the trained models (their `results.json`): " + ", ".join(trained) + ".",
+        ]
+    return "\n".join(lines)
 
 
 @register("runs")
