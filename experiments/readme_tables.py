@@ -166,9 +166,7 @@ def check(path: str | Path, root: str | Path | None = None) -> list[Block]:
     """The blocks of ``path`` whose text differs from their regeneration (empty: up to date)."""
     path = Path(path)
     root = repo_root(path) if root is None else Path(root)
-    return [
-        b for b in blocks(path) if generate(b.command, root, where=f"{path}:{b.begin}: ") != b.text + "\n"
-    ]
+    return [b for b in blocks(path) if generate(b.command, root, where=f"{path}:{b.begin}: ") != b.text]
 
 
 # ---------------------------------------------------------------------------------------------
