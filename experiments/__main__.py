@@ -17,11 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from experiments import study_cli
+from experiments._cli import EXIT_BAD_INPUT, EXIT_FAILED
+from experiments._cli import fail as _fail
 
 __all__ = ["COMMANDS", "main", "build_parser"]
-
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,12 +28,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
-
-
-def _fail(message: str, status: int = EXIT_BAD_INPUT) -> int:
-    first = " ".join(str(message).split())  # one line, whatever the exception text held
-    print(f"experiments: error: {first}", file=sys.stderr)
-    return status
 
 
 # ---------------------------------------------------------------------------------------------

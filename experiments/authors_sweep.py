@@ -612,6 +612,7 @@ def figure_accuracy_vs_size(folder: str | Path = REFERENCE_DIR):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     records = load_records(folder) if Path(folder).is_dir() else []
     if not records:
@@ -650,9 +651,19 @@ def figure_accuracy_vs_size(folder: str | Path = REFERENCE_DIR):
                 ax.plot([k], [a], "o", ms=3.5, color=color, mfc="white" if c else color)
         ax.set_title(f)
         ax.set_xlabel("log2(training matrices)")
+        ks_here = sorted({k for (f_, _, _), by_k in points.items() if f_ == f for k in by_k})
+        ax.set_xticks(ks_here if len(ks_here) <= 8 else ks_here[:: math.ceil(len(ks_here) / 8)])
         ax.set_ylim(-2, 102)
     axes[0][0].set_ylabel("test accuracy within 5% (%)")
-    axes[0][-1].legend(fontsize=6)
+    handles = [
+        Line2D(
+            [], [], color=colors(dims.index(n) / max(len(dims) - 1, 1) * 0.85), ls=ls, label=f"n={n} {arm}"
+        )
+        for n in dims
+        for arm, ls in (("authors", "--"), ("ours", "-"))
+        if any((f_, n, arm) in points for f_ in functions)
+    ]
+    fig.legend(handles=handles, loc="outside right center", fontsize=7)
     fig.suptitle(
         "Authors' MLP protocol (dashed) vs ours (solid): Wilson 95% bands; hollow = step cap bit", fontsize=9
     )

@@ -24,6 +24,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from experiments.config import ConfigError, load_config
+from experiments.run_folder import build_model, get_run_encoding, load_checkpoint, read_test_set, run_test_set
+
 __all__ = [
     "NORMS",
     "TOLERANCES",
@@ -286,10 +289,6 @@ def load_trained(run_dir: str | Path):
     Raises:
         ValueError (CheckpointError, ConfigError): not a run folder, missing or corrupt checkpoint.
     """
-    # Imported here: train imports this module for its periodic evaluation.
-    from experiments.config import ConfigError, load_config
-    from experiments.train import build_model, get_run_encoding, load_checkpoint
-
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise ConfigError(
@@ -310,26 +309,20 @@ def evaluate_run(
 ) -> EvalResult:
     """Score the checkpoint in run_dir on its test set (or the TestSet file given).
 
-    Raises:
-        ValueError (CheckpointError, ConfigError): missing/corrupt checkpoint or config, a
-            test set file that cannot be read or whose matrix size differs from the run's.
-    """
-    from experiments.data import TestSet, make_test_set
+    The run's test set is the one training used: run_dir/test_set.pt, or the same matrices
+    drawn again from config.json when that file is absent (run_folder.run_test_set).
 
+    Raises:
+        ValueError (CheckpointError, ConfigError, RunFolderError): missing/corrupt checkpoint or
+            config, a test set file that cannot be read (truncated, damaged, foreign) or whose
+            matrix size differs from the run's.
+    """
     run_dir = Path(run_dir)
     model, encoding, config = load_trained(run_dir)
     if test_set_path is not None:
-        try:
-            test_set = TestSet.load(test_set_path)
-        except Exception as e:  # torch.load raises several types on bad files
-            raise ValueError(
-                f"cannot read test set {str(test_set_path)!r} ({type(e).__name__}); allowed: "
-                "a file written by TestSet.save"
-            ) from None
-    elif (run_dir / "test_set.pt").is_file():
-        test_set = TestSet.load(run_dir / "test_set.pt")
+        test_set = read_test_set(test_set_path)
     else:
-        test_set = make_test_set(config.data.sampler_config(), config.data.test_size, config.data.test_seed)
+        test_set = run_test_set(run_dir, config)
     if test_set.A.shape[-1] != config.data.n:
         raise ValueError(
             f"test set holds {test_set.A.shape[-1]}x{test_set.A.shape[-1]} matrices but the run "

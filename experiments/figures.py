@@ -360,6 +360,10 @@ def draw_all(results: Path, out: Path, run_dirs: list[Path]) -> dict[str, list[P
     """Draw every figure whose input files exist; returns {name: [png, pdf]} of those drawn."""
     drawn = {}
     for name, (fn, _caption) in FIGURES.items():
+        if name in NEEDS_RUNS and not run_dirs:
+            # Without runs these would be empty axes (and matplotlib's legend warnings).
+            print(f"figures: skipped {name}: no finished training runs given")
+            continue
         try:
             drawn[name] = fn(results, out, run_dirs) if name in NEEDS_RUNS else fn(results, out)
         except FileNotFoundError as e:

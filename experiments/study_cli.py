@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from experiments._cli import fail
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -17,6 +19,8 @@ def args_compare(p: argparse.ArgumentParser) -> None:
         help="run folders (or folders of them) of trained exp models to include "
         "(default results/reproduce/runs)",
     )
+    # Only folders the user names must exist and hold runs; a default one may be absent.
+    p.set_defaults(default_runs=p.get_default("runs"))
     p.add_argument("--n", type=int, default=3, help="matrix size of the shared test set (default 3)")
     p.add_argument(
         "--radius", type=float, default=1.0, help="test matrices satisfy ||A||_2 <= radius (default 1)"
@@ -36,8 +40,25 @@ def args_compare(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _missing_runs(args) -> str | None:
+    """What is wrong with the --runs folders the user named, in one sentence; None when each
+    holds a finished run (the default folders are not checked: a fresh clone may lack one)."""
+    from experiments.run_index import find_runs
+
+    if args.runs == args.default_runs:
+        return None
+    for p in map(Path, args.runs):
+        if not p.is_dir():
+            return f"--runs {str(p)!r}: no such folder"
+        if not find_runs(p):
+            return (
+                f"--runs {str(p)!r} holds no finished run (a folder with results.json, there or one "
+                "level below); train one with `python -m experiments train`"
+            )
+    return None
+
+
 def cmd_compare(args) -> int:
-    from experiments.__main__ import _fail
     from experiments.compare import CompareConfig, compare, markdown_table, write
     from experiments.run_index import find_runs
 
@@ -48,10 +69,13 @@ def cmd_compare(args) -> int:
         for e in args.eps:
             if not 0 < e < 1:
                 raise ValueError(f"--eps values must lie in (0, 1), got {e}")
+        missing = _missing_runs(args)
+        if missing:
+            return fail(missing)
         runs = find_runs(*[Path(r) for r in args.runs])
         result = compare(cfg, runs, progress=lambda s: print(f"scored {s}", flush=True))
     except ValueError as e:
-        return _fail(str(e))
+        return fail(str(e))
     paths = write(result, Path(args.out))
     print(markdown_table(result))
     print("wrote " + ", ".join(map(str, paths)))
@@ -76,13 +100,27 @@ def args_figures(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="training run folders (or folders of them) for figures 5, 6 and 8",
     )
+    p.set_defaults(default_runs=p.get_default("runs"))
     p.add_argument("--out", default=str(REPO / "figures"), help="output folder (default figures/)")
 
 
 def cmd_figures(args) -> int:
-    from experiments.figures import FIGURES, draw_all
+    from experiments.figures import FIGURES, SOURCES, draw_all
     from experiments.run_index import find_runs
 
+    results = Path(args.results)
+    # The result files named plainly (not records kept elsewhere, named by a path pattern).
+    wanted = sorted({f for files in SOURCES.values() for f in files if Path(f).name == f})
+    if not results.is_dir():
+        return fail(f"--results {str(results)!r}: no such folder")
+    if not any((results / f).is_file() for f in wanted):
+        return fail(
+            f"--results {str(results)!r} holds none of the result files ({', '.join(wanted)}); "
+            "write them with `python -m experiments reproduce`"
+        )
+    missing = _missing_runs(args)
+    if missing:
+        return fail(missing)
     drawn = draw_all(Path(args.results), Path(args.out), find_runs(*[Path(r) for r in args.runs]))
     for name, paths in drawn.items():
         print(f"{name}: {FIGURES[name][1]}\n  " + "  ".join(map(str, paths)))
@@ -125,7 +163,6 @@ def args_reproduce(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_reproduce(args) -> int:
-    from experiments.__main__ import _fail
     from experiments.reproduce import reproduce
 
     try:
@@ -137,5 +174,5 @@ def cmd_reproduce(args) -> int:
             skip_training=args.skip_training,
         )
     except ValueError as e:
-        return _fail(str(e))
+        return fail(str(e))
     return 0

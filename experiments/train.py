@@ -18,11 +18,15 @@ Losses:
   matrices with the largest f(A) (e.g. exp of matrices with large positive eigenvalues), which
   the per-matrix relative metric weighs no more than any other.
 
-Run folder: config.json, metrics.jsonl (one JSON object per line, "kind" = "train" or "eval"),
-test_set.pt, checkpoint.pt (atomic: temporary file in the same folder, flush + fsync,
-os.replace), results.json (run record + final metrics). ``resume=True`` restores model,
-optimizer, step (the schedule is a function of the step), data streams of every rank and RNG
-states, so an interrupted CPU run continues with bit-identical losses.
+Run folder (experiments.run_folder): config.json, metrics.jsonl (one JSON object per line,
+"kind" = "train" or "eval"), test_set.pt, checkpoint.pt (atomic writes), results.json (run record
++ final metrics). ``resume=True`` restores model, optimizer, step (the schedule is a function of
+the step), data streams of every rank and RNG states, so an interrupted CPU run continues with
+bit-identical losses.
+
+The loop reads top to bottom like nanoGPT's train.py: :func:`train` sets up (``_setup``), then
+repeats ``_train_step`` / ``_log_train`` / ``_evaluate`` / ``_save_checkpoint`` on one
+``_TrainState``, and ends with ``_finish`` (final evaluation and results.json).
 """
 
 from __future__ import annotations
@@ -41,11 +45,29 @@ import torch.nn.functional as F_nn
 from torch import Tensor, nn
 
 from experiments.config import Config, ConfigError
+from experiments.data import MatrixStream, TestSet, sample
 from experiments.evaluate import evaluate_predictions, predict
+from experiments.progress import progress_bar
+from experiments.run_folder import (
+    CHECKPOINT,
+    CHECKPOINT_VERSION,
+    RUN_FILES,
+    CheckpointError,
+    RunFolderError,
+    atomic_write_bytes,
+    build_model,
+    get_run_encoding,
+    load_checkpoint,
+    read_metrics,
+    run_test_set,
+    write_json,
+)
 from experiments.runrecord import collect_run_record, git_commit, utc_now
 
 __all__ = [
     "CHECKPOINT",
+    "CHECKPOINT_VERSION",
+    "RUN_FILES",
     "RunFolderError",
     "CheckpointError",
     "NonFiniteLossError",
@@ -59,18 +81,6 @@ __all__ = [
     "read_metrics",
     "train",
 ]
-
-CHECKPOINT = "checkpoint.pt"
-CHECKPOINT_VERSION = 1
-RUN_FILES = ("config.json", "metrics.jsonl", CHECKPOINT, "results.json")
-
-
-class RunFolderError(ValueError):
-    """A run folder that cannot be used as asked (exists already, missing config, ...)."""
-
-
-class CheckpointError(ValueError):
-    """A missing, truncated, corrupt or mismatched checkpoint."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -103,42 +113,7 @@ class TrainResult:
 
 
 # ----------------------------------------------------------------------------------------------
-# models, losses, batches
-
-
-def get_run_encoding(config: Config):
-    """The number encoding of a transformer run, or None for an MLP."""
-    if config.model.kind != "transformer":
-        return None
-    from experiments.data import get_encoding
-
-    return get_encoding(config.data.encoding, precision=config.data.precision)
-
-
-def build_model(config: Config, encoding=None) -> nn.Module:
-    """Fresh model for the config (weights from the current torch RNG state), float32 on CPU."""
-    m, n = config.model, config.data.n
-    if m.kind == "mlp":
-        from experiments.models.mlp import MLP
-
-        return MLP(n_in=n * n, n_out=n * n, width=m.width, depth=m.depth)
-    from experiments.models.transformer import Seq2SeqTransformer
-
-    if encoding is None:
-        encoding = get_run_encoding(config)
-    seq_len = encoding.sequence_length(n, n)
-    return Seq2SeqTransformer(
-        vocab_size=len(encoding.vocab),
-        d_model=m.d_model,
-        n_heads=m.n_heads,
-        enc_layers=m.enc_layers,
-        dec_layers=m.dec_layers,
-        d_ff=m.d_ff,
-        max_src_len=seq_len,
-        max_tgt_len=seq_len + 1,  # BOS + target on input, target + EOS on output
-        dropout=m.dropout,
-        pad_id=encoding.pad_id,
-    )
+# losses, batches
 
 
 def mlp_loss(pred: Tensor, F: Tensor) -> Tensor:
@@ -174,110 +149,6 @@ def seq2seq_loss(logits: Tensor, tgt_out: Tensor, pad_id: int) -> Tensor:
         tgt_out.reshape(-1),  # (B*T,)
         ignore_index=pad_id,
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# files
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _atomic_write_bytes(path: Path, write) -> None:
-    """Write via `write(fileobj)` to a temporary file beside `path`, fsync, then os.replace.
-
-    A reader (or a resume after SIGKILL) sees either the old complete file or the new
-    complete file, never a partial one: os.replace is atomic within one file system.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    data = (json.dumps(obj, indent=2) + "\n").encode()
-    _atomic_write_bytes(path, lambda fh: fh.write(data))
-
-
-def read_metrics(run_dir: Path) -> list[dict]:
-    """Parsed lines of run_dir/metrics.jsonl; a torn last line (SIGKILL mid-write) is skipped."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
-def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict:
-    """Read run_dir/checkpoint.pt; CheckpointError (one line) if missing, truncated or corrupt."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise CheckpointError(
-            f"no {CHECKPOINT} in {str(run_dir)!r}; --resume/evaluate need a run folder written "
-            "by `python -m experiments train` that reached its first checkpoint"
-        )
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises several types for damaged zip/pickle data
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} is truncated or corrupt ({type(e).__name__}: {msg}); "
-            "allowed: a complete checkpoint.pt written by `python -m experiments train`"
-        ) from None
-    required = {"version", "step", "model", "optimizer", "config", "ranks", "elapsed_s"}
-    if not isinstance(ckpt, dict) or not required <= set(ckpt):
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} is not a training checkpoint of this package "
-            f"(needs keys {sorted(required)})"
-        )
-    if ckpt["version"] != CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {str(path)!r} has format version {ckpt['version']}; "
-            f"this code reads version {CHECKPOINT_VERSION}"
-        )
-    return ckpt
-
-
-def _prepare_new_run(run_dir: Path, config: Config) -> None:
-    existing = [f for f in RUN_FILES if (run_dir / f).exists()]
-    if existing:
-        raise RunFolderError(
-            f"run folder {str(run_dir)!r} already holds a run ({', '.join(existing)}); "
-            f"continue it with --resume {run_dir} or choose another --out"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(run_dir / "config.json", config.to_dict())
-
-
-def _truncate_metrics(run_dir: Path, step: int) -> None:
-    """Drop metric lines written after the checkpoint at `step` (they will be recomputed)."""
-    rows = [r for r in read_metrics(run_dir) if r.get("step", 0) <= step and not r.get("final")]
-    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
-    _atomic_write_bytes(run_dir / "metrics.jsonl", lambda fh: fh.write(data))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -350,15 +221,303 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# run folder
+
+
+def _prepare_new_run(run_dir: Path, config: Config) -> None:
+    existing = [f for f in RUN_FILES if (run_dir / f).exists()]
+    if existing:
+        raise RunFolderError(
+            f"run folder {str(run_dir)!r} already holds a run ({', '.join(existing)}); "
+            f"continue it with --resume {run_dir} or choose another --out"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", config.to_dict())
+
+
+def _truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop metric lines written after the checkpoint at `step` (they will be recomputed)."""
+    rows = [r for r in read_metrics(run_dir) if r.get("step", 0) <= step and not r.get("final")]
+    data = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    atomic_write_bytes(run_dir / "metrics.jsonl", lambda fh: fh.write(data))
+
+
+def _resume_checkpoint(run_dir: Path, config: Config, d: _Dist) -> dict:
+    """The run's checkpoint, checked against the config and the number of processes."""
+    ckpt = load_checkpoint(run_dir, map_location="cpu")
+    if ckpt["config"] != config.to_dict():
+        raise CheckpointError(
+            f"checkpoint in {str(run_dir)!r} was written for a different config than "
+            "its config.json; allowed: resume a folder written by one training run"
+        )
+    n_ranks = len(ckpt["ranks"])
+    if n_ranks != d.world:
+        raise CheckpointError(
+            f"checkpoint in {str(run_dir)!r} was written by {n_ranks} process(es); "
+            f"resume it with the same number (now {d.world})"
+        )
+    return ckpt
+
+
+class _Metrics:
+    """metrics.jsonl, appended line by line (flushed: a kill loses at most the line being
+    written); a no-op on ranks other than 0."""
+
+    def __init__(self, run_dir: Path | None):
+        self.fh = open(run_dir / "metrics.jsonl", "a") if run_dir is not None else None  # noqa: SIM115
+
+    def log(self, row: dict) -> None:
+        if self.fh is not None:
+            self.fh.write(json.dumps(row) + "\n")
+            self.fh.flush()
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+
+
+# ----------------------------------------------------------------------------------------------
 # the loop
 
 
-def _eval_on(model, config, encoding, test_set, size: int | None, device) -> dict:
-    A = test_set.A if size is None else test_set.A[:size]
-    F = test_set.F if size is None else test_set.F[:size]
-    pred, valid = predict(model, A, encoding=encoding, device=device)
-    result = evaluate_predictions(pred, valid, F, norm="l1")
-    return result.to_dict()
+@dataclass
+class _TrainState:
+    """One process's run: what _setup builds, then the counters that a checkpoint saves."""
+
+    config: Config
+    run_dir: Path
+    d: _Dist
+    device: torch.device
+    encoding: object | None  # the transformer's number encoding; None for the MLP
+    model: nn.Module  # the bare module: its state_dict is what a checkpoint holds
+    train_model: nn.Module  # model, wrapped in DDP and/or torch.compile: runs the forward pass
+    optimizer: torch.optim.Optimizer
+    stream: MatrixStream
+    test_set: TestSet | None  # rank 0 only
+    step: int = 0
+    elapsed0: float = 0.0  # training seconds before this process started (from the checkpoint)
+    nonfinite_total: int = 0
+    consecutive: int = 0  # non-finite steps in a row
+    checkpoint_step: int | None = None  # step of the newest checkpoint on disk, if any
+    t_start: float = 0.0  # time.perf_counter() when this process's loop started
+
+    @property
+    def is_main(self) -> bool:
+        return self.d.rank == 0
+
+    def elapsed(self) -> float:
+        """Training seconds of the whole run so far (earlier processes included)."""
+        return self.elapsed0 + time.perf_counter() - self.t_start
+
+
+@dataclass
+class _Window:
+    """Steps, tokens and finite losses since the last train line, for its means and rates."""
+
+    t: float
+    steps: int = 0
+    tokens: int = 0
+    losses: list[Tensor] = field(default_factory=list)
+
+
+def _setup(config: Config, run_dir: Path, d: _Dist, device: torch.device, ckpt: dict | None) -> _TrainState:
+    """Model, optimizer, data stream and test set, fresh or restored from ckpt.
+
+    The order of the seeded draws is part of the determinism guarantee (same seed, same
+    losses; resume continues bit-identically): seed, build the model, draw the MLP's
+    normalisation batch from its own generator, then the stream; a checkpoint then overwrites
+    weights, optimizer, stream and RNG state.
+    """
+    tc = config.train
+    encoding = get_run_encoding(config)
+    sampler_cfg = config.data.sampler_config()
+    torch.manual_seed(tc.seed)
+    model = build_model(config, encoding)
+    if config.model.kind == "mlp" and ckpt is None:
+        # Normalisation statistics from a separate seeded draw, identical on every rank.
+        g = torch.Generator().manual_seed(_data_seed(tc.seed, 10_000))
+        norm_batch = sample(sampler_cfg, 4096, g)
+        n2 = config.data.n**2
+        model.set_normalisation(
+            norm_batch.A.reshape(-1, n2).float(),  # (N, n*n)
+            norm_batch.F.reshape(-1, n2).float(),  # (N, n*n)
+        )
+    model.to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=tc.lr, betas=(0.9, 0.98), weight_decay=tc.weight_decay
+    )
+    stream = MatrixStream(sampler_cfg, tc.batch_size, seed=_data_seed(tc.seed, d.rank))
+    s = _TrainState(config, run_dir, d, device, encoding, model, model, optimizer, stream, None)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        mine = ckpt["ranks"][d.rank]
+        stream.load_state_dict(mine["stream"])
+        _set_rng_state(mine["rng"], device)
+        s.step = s.checkpoint_step = int(ckpt["step"])
+        s.elapsed0 = float(ckpt["elapsed_s"])
+        s.nonfinite_total = int(ckpt.get("nonfinite_total", 0))
+        s.consecutive = int(ckpt.get("nonfinite_consecutive", 0))
+    if s.is_main:
+        s.test_set = run_test_set(run_dir, config, save=True)
+        if ckpt is not None:  # after every check that can fail, so a failed resume changes nothing
+            _truncate_metrics(run_dir, s.step)
+    if d.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        s.train_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if tc.compile:
+        s.train_model = torch.compile(s.train_model)
+    return s
+
+
+def _forward_loss(s: _TrainState, A: Tensor, F: Tensor) -> tuple[Tensor, int]:
+    """Loss of one batch and its token count (0 for the MLP)."""
+    use_amp = s.config.train.amp and s.device.type == "cuda"
+    with torch.autocast(device_type=s.device.type, dtype=torch.bfloat16, enabled=use_amp):
+        if s.encoding is None:
+            n2 = A.shape[-1] ** 2
+            x = A.reshape(-1, n2).to(s.device, torch.float32)  # (B, n*n)
+            y = F.reshape(-1, n2).to(s.device, torch.float32)  # (B, n*n)
+            return mlp_loss(s.train_model(x), y), 0
+        src, tgt_in, tgt_out = teacher_forcing_batch(s.encoding, A, F)
+        src, tgt_in, tgt_out = src.to(s.device), tgt_in.to(s.device), tgt_out.to(s.device)
+        logits = s.train_model(src, tgt_in)  # (B, T+1, V)
+        return seq2seq_loss(logits, tgt_out, s.encoding.pad_id), src.numel() + tgt_out.numel()
+
+
+def _train_step(s: _TrainState, lr: float) -> tuple[Tensor | None, int]:
+    """One optimizer step on the next batch; returns (loss, tokens), loss None when skipped.
+
+    A step whose loss or gradient is not finite is skipped (no update) and counted;
+    max_nonfinite of them in a row raise NonFiniteLossError.
+    """
+    tc = s.config.train
+    batch = next(s.stream)
+    for group in s.optimizer.param_groups:
+        group["lr"] = lr
+    loss, tokens = _forward_loss(s, batch.A, batch.F)
+    finite = torch.isfinite(loss.detach()).to(torch.float32)
+    if s.d.enabled:
+        # Every rank must skip together, or DDP's gradient all-reduce would deadlock.
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    ok = bool(finite.item())
+    if ok:
+        s.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(s.model.parameters(), tc.grad_clip)
+        # gnorm is the same on every rank (gradients are already all-reduced).
+        ok = bool(torch.isfinite(gnorm))
+        if ok:
+            s.optimizer.step()
+    s.step += 1
+    if ok:
+        s.consecutive = 0
+        return loss.detach(), tokens
+    s.nonfinite_total += 1
+    s.consecutive += 1
+    s.optimizer.zero_grad(set_to_none=True)
+    if s.consecutive >= tc.max_nonfinite:
+        if s.checkpoint_step is None:
+            kept = f"no checkpoint was written yet (the first is due at step {tc.checkpoint_every})"
+        else:
+            kept = f"the checkpoint of step {s.checkpoint_step} is kept"
+        raise NonFiniteLossError(
+            f"loss or gradient was not finite for {s.consecutive} steps in a row "
+            f"(steps {s.step - s.consecutive + 1}..{s.step}, lr={lr:.3g}); stopped. "
+            f"Try a smaller lr or grad_clip (now lr={tc.lr:g}, grad_clip={tc.grad_clip:g}); {kept}"
+        )
+    return None, tokens
+
+
+def _log_train(s: _TrainState, window: _Window, lr: float, metrics: _Metrics) -> dict:
+    """Write the train line for the steps since the last one; returns it."""
+    now = time.perf_counter()
+    dt = max(now - window.t, 1e-9)
+    mean_loss = float(torch.stack(window.losses).float().mean()) if window.losses else math.nan
+    examples = window.steps * s.config.train.batch_size * s.d.world
+    row = {
+        "kind": "train",
+        "step": s.step,
+        "loss": mean_loss,
+        "lr": lr,
+        "examples_per_s": examples / dt,
+        "tokens_per_s": (window.tokens * s.d.world / dt) if s.encoding is not None else None,
+        "nonfinite_total": s.nonfinite_total,
+        "elapsed_s": s.elapsed0 + now - s.t_start,
+    }
+    metrics.log(row)
+    return row
+
+
+def _evaluate(s: _TrainState, metrics: _Metrics) -> float:
+    """Score the first eval_size test matrices (l1), log the eval line; accuracy within 5%."""
+    size = s.config.train.eval_size
+    pred, valid = predict(s.model, s.test_set.A[:size], encoding=s.encoding, device=s.device)
+    res = evaluate_predictions(pred, valid, s.test_set.F[:size], norm="l1").to_dict()
+    s.model.train()
+    metrics.log({"kind": "eval", "step": s.step, "test": res})
+    return res["accuracy"]["0.05"]["acc"]
+
+
+def _save_checkpoint(s: _TrainState, finished: bool, elapsed: float) -> None:
+    """Write checkpoint.pt atomically (rank 0), holding every rank's data stream and RNG state."""
+    mine = {"stream": s.stream.state_dict(), "rng": _rng_state(s.device)}
+    if s.d.enabled:
+        ranks = [None] * s.d.world
+        dist.all_gather_object(ranks, mine)
+    else:
+        ranks = [mine]
+    s.checkpoint_step = s.step
+    if not s.is_main:
+        return
+    state = {
+        "version": CHECKPOINT_VERSION,
+        "step": s.step,
+        "finished": finished,
+        "elapsed_s": elapsed,
+        "nonfinite_total": s.nonfinite_total,
+        "nonfinite_consecutive": s.consecutive,
+        "model": s.model.state_dict(),
+        "optimizer": s.optimizer.state_dict(),
+        "config": s.config.to_dict(),
+        "ranks": ranks,
+    }
+    atomic_write_bytes(s.run_dir / CHECKPOINT, lambda fh: torch.save(state, fh))
+
+
+def _finish(s: _TrainState, metrics: _Metrics, stopped_by: str, started: str, elapsed: float, commit) -> dict:
+    """Rank 0: score the full test set in every norm, log it, write results.json; the l1 result."""
+    tc = s.config.train
+    final_all = {}
+    pred, valid = predict(s.model, s.test_set.A, encoding=s.encoding, device=s.device)
+    for norm in ("l1", "fro", "max"):
+        final_all[norm] = evaluate_predictions(pred, valid, s.test_set.F, norm=norm).to_dict()
+    metrics.log({"kind": "eval", "step": s.step, "test": final_all["l1"], "final": True})
+    metrics.close()
+    record = collect_run_record(s.device, tc.seed, started, elapsed, world_size=s.d.world, commit=commit)
+    data = s.config.data
+    write_json(
+        s.run_dir / "results.json",
+        {
+            "run": s.run_dir.name,
+            "config_name": s.config.name,
+            "model": s.config.model.kind,
+            "function": data.function,
+            "distribution": data.distribution,
+            "n": data.n,
+            "encoding": data.encoding if s.encoding is not None else None,
+            "status": "finished",
+            "stopped_by": stopped_by,
+            "steps": s.step,
+            "examples_seen": s.step * tc.batch_size * s.d.world,
+            "nonfinite_steps": s.nonfinite_total,
+            "parameters": sum(p.numel() for p in s.model.parameters()),
+            "final": final_all,
+            "record": record.to_dict(),
+        },
+    )
+    return final_all["l1"]
 
 
 def train(
@@ -380,12 +539,11 @@ def train(
         TrainResult. Under torchrun every rank returns; only rank 0 has run_dir and final.
 
     Raises:
-        RunFolderError: new run into a folder that already holds one; resume without config.
+        RunFolderError: new run into a folder that already holds one; resume without config;
+            a damaged test_set.pt.
         CheckpointError: resume from a missing/corrupt/mismatched checkpoint.
         NonFiniteLossError: config.train.max_nonfinite non-finite steps in a row.
     """
-    from experiments.data import MatrixStream, TestSet, make_test_set, sample
-
     tc = config.train
     d = _init_distributed(tc.device)
     device = _resolve_device(tc.device, d)
@@ -396,18 +554,7 @@ def train(
 
     ckpt = None
     if resume:
-        ckpt = load_checkpoint(run_dir, map_location="cpu")
-        if ckpt["config"] != config.to_dict():
-            raise CheckpointError(
-                f"checkpoint in {str(run_dir)!r} was written for a different config than "
-                "its config.json; allowed: resume a folder written by one training run"
-            )
-        n_ranks = len(ckpt["ranks"])
-        if n_ranks != d.world:
-            raise CheckpointError(
-                f"checkpoint in {str(run_dir)!r} was written by {n_ranks} process(es); "
-                f"resume it with the same number (now {d.world})"
-            )
+        ckpt = _resume_checkpoint(run_dir, config, d)
         if ckpt.get("finished") and (run_dir / "results.json").is_file():
             return TrainResult(
                 run_dir=run_dir if is_main else None,
@@ -418,253 +565,75 @@ def train(
             )
     elif is_main:
         _prepare_new_run(run_dir, config)
+    s = _setup(config, run_dir, d, device, ckpt)
 
-    encoding = get_run_encoding(config)
-    sampler_cfg = config.data.sampler_config()
-    torch.manual_seed(tc.seed)
-    model = build_model(config, encoding)
-    if config.model.kind == "mlp" and ckpt is None:
-        # Normalisation statistics from a separate seeded draw, identical on every rank.
-        g = torch.Generator().manual_seed(_data_seed(tc.seed, 10_000))
-        norm_batch = sample(sampler_cfg, 4096, g)
-        n2 = config.data.n**2
-        model.set_normalisation(
-            norm_batch.A.reshape(-1, n2).float(),  # (N, n*n)
-            norm_batch.F.reshape(-1, n2).float(),  # (N, n*n)
-        )
-    model.to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=tc.lr, betas=(0.9, 0.98), weight_decay=tc.weight_decay
-    )
-    stream = MatrixStream(sampler_cfg, tc.batch_size, seed=_data_seed(tc.seed, d.rank))
-
-    step, elapsed0, nonfinite_total, consecutive = 0, 0.0, 0, 0
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        mine = ckpt["ranks"][d.rank]
-        stream.load_state_dict(mine["stream"])
-        _set_rng_state(mine["rng"], device)
-        step = int(ckpt["step"])
-        elapsed0 = float(ckpt["elapsed_s"])
-        nonfinite_total = int(ckpt.get("nonfinite_total", 0))
-        consecutive = int(ckpt.get("nonfinite_consecutive", 0))
-        if is_main:
-            _truncate_metrics(run_dir, step)
-
-    test_set = None
-    if is_main:
-        ts_path = run_dir / "test_set.pt"
-        if ts_path.exists():
-            try:
-                test_set = TestSet.load(ts_path)
-            except Exception as e:  # torch.load raises several types on damaged files
-                raise RunFolderError(
-                    f"{str(ts_path)!r} is damaged ({type(e).__name__}); delete it and it is "
-                    "regenerated from config.json (data.test_seed)"
-                ) from None
-        else:
-            test_set = make_test_set(sampler_cfg, config.data.test_size, config.data.test_seed)
-            test_set.save(ts_path)  # atomic (temporary file + rename)
-
-    train_model: nn.Module = model
-    if d.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        train_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if tc.compile:
-        train_model = torch.compile(train_model)
-    use_amp = tc.amp and device.type == "cuda"
-
-    def forward_loss(A: Tensor, F: Tensor) -> tuple[Tensor, int]:
-        """Loss of one batch and its token count (0 for the MLP)."""
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            if encoding is None:
-                n2 = A.shape[-1] ** 2
-                x = A.reshape(-1, n2).to(device, torch.float32)  # (B, n*n)
-                y = F.reshape(-1, n2).to(device, torch.float32)  # (B, n*n)
-                return mlp_loss(train_model(x), y), 0
-            src, tgt_in, tgt_out = teacher_forcing_batch(encoding, A, F)
-            src, tgt_in, tgt_out = src.to(device), tgt_in.to(device), tgt_out.to(device)
-            logits = train_model(src, tgt_in)  # (B, T+1, V)
-            return seq2seq_loss(logits, tgt_out, encoding.pad_id), src.numel() + tgt_out.numel()
-
-    def save_checkpoint(finished: bool, elapsed: float) -> None:
-        mine = {"stream": stream.state_dict(), "rng": _rng_state(device)}
-        if d.enabled:
-            ranks = [None] * d.world
-            dist.all_gather_object(ranks, mine)
-        else:
-            ranks = [mine]
-        if not is_main:
-            return
-        state = {
-            "version": CHECKPOINT_VERSION,
-            "step": step,
-            "finished": finished,
-            "elapsed_s": elapsed,
-            "nonfinite_total": nonfinite_total,
-            "nonfinite_consecutive": consecutive,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "config": config.to_dict(),
-            "ranks": ranks,
-        }
-        _atomic_write_bytes(run_dir / CHECKPOINT, lambda fh: torch.save(state, fh))
-
-    metrics_fh = open(run_dir / "metrics.jsonl", "a") if is_main else None  # noqa: SIM115
-
-    def log(row: dict) -> None:
-        if metrics_fh is not None:
-            metrics_fh.write(json.dumps(row) + "\n")
-            metrics_fh.flush()
-
+    metrics = _Metrics(run_dir if is_main else None)
+    # Under a wall-clock schedule the step count is an upper bound only; show no total.
     bar = None
     if is_main and not quiet:
-        from tqdm import tqdm
-
-        # Under a wall-clock schedule the step count is an upper bound only; show no total.
         total = tc.steps if tc.decay_over == "steps" else None
-        bar = tqdm(total=total, initial=step, desc=config.run_name, dynamic_ncols=True)
-
+        bar = progress_bar(total=total, initial=s.step, desc=config.run_name)
     budget_s = tc.max_minutes * 60 if tc.max_minutes is not None else math.inf
     started = utc_now()
     # The code that runs is the code at start; other work may commit while training.
     commit = git_commit() if is_main else (None, None)
-    t_start = time.perf_counter()
-    t_window, win_steps, win_tokens, win_losses = t_start, 0, 0, []
+    s.t_start = time.perf_counter()
+    window = _Window(t=s.t_start)
     losses: list[tuple[int, float]] = []
     last_acc = None
     stopped_by = "steps"
-    model.train()
+    s.model.train()
     try:
-        while step < tc.steps:
-            elapsed = elapsed0 + time.perf_counter() - t_start
+        while s.step < tc.steps:
+            elapsed = s.elapsed()
             if math.isfinite(budget_s):
                 elapsed = _rank0_elapsed(elapsed, d, device)
             if elapsed >= budget_s:
                 stopped_by = "time"
                 break
-            batch = next(stream)
-            lr = tc.lr_at(step, elapsed / budget_s)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss, tokens = forward_loss(batch.A, batch.F)
-            finite = torch.isfinite(loss.detach()).to(torch.float32)
-            if d.enabled:
-                # Every rank must skip together, or DDP's gradient all-reduce would deadlock.
-                dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-            ok = bool(finite.item())
-            if ok:
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
-                # gnorm is the same on every rank (gradients are already all-reduced).
-                ok = bool(torch.isfinite(gnorm))
-                if ok:
-                    optimizer.step()
-            step += 1
-            if ok:
-                consecutive = 0
-                win_losses.append(loss.detach())
-            else:
-                nonfinite_total += 1
-                consecutive += 1
-                optimizer.zero_grad(set_to_none=True)
-                if consecutive >= tc.max_nonfinite:
-                    raise NonFiniteLossError(
-                        f"loss or gradient was not finite for {consecutive} steps in a row "
-                        f"(steps {step - consecutive + 1}..{step}, lr={lr:.3g}); stopped. "
-                        f"Try a smaller lr or grad_clip (now lr={tc.lr:g}, "
-                        f"grad_clip={tc.grad_clip:g}); the last good checkpoint is kept"
-                    )
-            win_steps += 1
-            win_tokens += tokens
+            lr = tc.lr_at(s.step, elapsed / budget_s)
+            loss, tokens = _train_step(s, lr)
+            window.steps += 1
+            window.tokens += tokens
+            if loss is not None:
+                window.losses.append(loss)
 
-            if step % tc.log_every == 0 or step == tc.steps:
-                now = time.perf_counter()
-                dt = max(now - t_window, 1e-9)
-                mean_loss = float(torch.stack(win_losses).float().mean()) if win_losses else math.nan
-                examples = win_steps * tc.batch_size * d.world
-                row = {
-                    "kind": "train",
-                    "step": step,
-                    "loss": mean_loss,
-                    "lr": lr,
-                    "examples_per_s": examples / dt,
-                    "tokens_per_s": (win_tokens * d.world / dt) if encoding is not None else None,
-                    "nonfinite_total": nonfinite_total,
-                    "elapsed_s": elapsed0 + now - t_start,
-                }
-                losses.append((step, mean_loss))
-                log(row)
+            if s.step % tc.log_every == 0 or s.step == tc.steps:
+                row = _log_train(s, window, lr, metrics)
+                losses.append((s.step, row["loss"]))
                 if bar is not None:
-                    post = {"loss": f"{mean_loss:.4g}", "ex/s": f"{examples / dt:.0f}"}
+                    post = {"loss": f"{row['loss']:.4g}", "ex/s": f"{row['examples_per_s']:.0f}"}
                     if last_acc is not None:
                         post["acc5%"] = f"{last_acc:.3f}"
                     if math.isfinite(budget_s):
                         post["time"] = f"{row['elapsed_s']:.0f}/{budget_s:.0f}s"
                     bar.set_postfix(post, refresh=False)
-                    bar.update(step - bar.n)
-                t_window, win_steps, win_tokens, win_losses = time.perf_counter(), 0, 0, []
+                    bar.update(s.step - bar.n)
+                window = _Window(t=time.perf_counter())
 
-            if is_main and step % tc.eval_every == 0 and step < tc.steps:
-                res = _eval_on(model, config, encoding, test_set, tc.eval_size, device)
-                model.train()
-                last_acc = res["accuracy"]["0.05"]["acc"]
-                log({"kind": "eval", "step": step, "test": res})
-                # Evaluation time is not charged to the throughput of the next window.
-                t_window = time.perf_counter()
+            if is_main and s.step % tc.eval_every == 0 and s.step < tc.steps:
+                last_acc = _evaluate(s, metrics)
+                window.t = time.perf_counter()  # evaluation is not charged to the throughput
 
-            if step % tc.checkpoint_every == 0 and step < tc.steps:
-                save_checkpoint(False, elapsed0 + time.perf_counter() - t_start)
+            if s.step % tc.checkpoint_every == 0 and s.step < tc.steps:
+                _save_checkpoint(s, False, s.elapsed())
     except BaseException:
-        if metrics_fh is not None:
-            metrics_fh.close()
+        metrics.close()
         raise
     finally:
         if bar is not None:
             bar.close()
 
-    elapsed = elapsed0 + time.perf_counter() - t_start
-    save_checkpoint(True, elapsed)
-    final = None
-    if is_main:
-        final_all = {}
-        pred, valid = predict(model, test_set.A, encoding=encoding, device=device)
-        for norm in ("l1", "fro", "max"):
-            final_all[norm] = evaluate_predictions(pred, valid, test_set.F, norm=norm).to_dict()
-        final = final_all["l1"]
-        log({"kind": "eval", "step": step, "test": final, "final": True})
-        metrics_fh.close()
-        record = collect_run_record(device, tc.seed, started, elapsed, world_size=d.world, commit=commit)
-        _write_json(
-            run_dir / "results.json",
-            {
-                "run": run_dir.name,
-                "config_name": config.name,
-                "model": config.model.kind,
-                "function": config.data.function,
-                "distribution": config.data.distribution,
-                "n": config.data.n,
-                "encoding": config.data.encoding if encoding is not None else None,
-                "status": "finished",
-                "stopped_by": stopped_by,
-                "steps": step,
-                "examples_seen": step * tc.batch_size * d.world,
-                "nonfinite_steps": nonfinite_total,
-                "parameters": sum(p.numel() for p in model.parameters()),
-                "final": final_all,
-                "record": record.to_dict(),
-            },
-        )
+    elapsed = s.elapsed()
+    _save_checkpoint(s, True, elapsed)
+    final = _finish(s, metrics, stopped_by, started, elapsed, commit) if is_main else None
     return TrainResult(
         run_dir=run_dir if is_main else None,
-        step=step,
+        step=s.step,
         finished=True,
         stopped_by=stopped_by,
         losses=losses,
-        nonfinite_steps=nonfinite_total,
+        nonfinite_steps=s.nonfinite_total,
         final=final,
-        model=model,
+        model=s.model,
     )

@@ -155,3 +155,46 @@ def test_subprocess_exit_status_and_single_stderr_line(tmp_path):
     assert proc.stderr.strip().count("\n") == 0
     assert proc.stderr.startswith("experiments: error: lr must be a finite number > 0")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_truncated_test_set_is_one_line_exit_2_for_evaluate_and_resume(tiny_run, tmp_path, capsys):
+    # One loader (run_folder.run_test_set) behind both commands: the same one-line error.
+    run = tmp_path / "run"
+    run.mkdir()
+    for f in ("config.json", "checkpoint.pt", "metrics.jsonl", "test_set.pt"):
+        (run / f).write_bytes((tiny_run / f).read_bytes())
+    data = (run / "test_set.pt").read_bytes()
+    (run / "test_set.pt").write_bytes(data[: len(data) // 2])
+    before = _snapshot(run)
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 2
+    line = _one_line_error(capsys)
+    assert "cannot read test set" in line and "test_set.pt" in line and "delete it" in line
+    # Not finished (no results.json), so resume reaches the test set too.
+    assert main(["train", "--resume", str(run), "--quiet"]) == 2
+    assert _one_line_error(capsys) == line
+    assert _snapshot(run) == before
+
+
+def test_compare_names_missing_run_folders(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    argv = ["compare", "--test-size", "5", "--eps", "0.1", "--out", str(out), "--runs"]
+    assert main([*argv, "DOES_NOT_EXIST"]) == 2
+    assert "--runs 'DOES_NOT_EXIST': no such folder" in _one_line_error(capsys)
+    (tmp_path / "empty").mkdir()
+    assert main([*argv, str(tmp_path / "empty")]) == 2
+    assert "holds no finished run" in _one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_figures_on_an_empty_results_folder_names_what_is_missing(tiny_run, tmp_path, capsys):
+    empty, out = tmp_path / "results", tmp_path / "figures"
+    empty.mkdir()
+    status = main(["figures", "--results", str(empty), "--runs", str(tiny_run.parent), "--out", str(out)])
+    assert status == 2
+    line = _one_line_error(capsys)
+    assert "holds none of the result files" in line and "bounds_grid.json" in line
+    assert main(["figures", "--results", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert "no such folder" in _one_line_error(capsys)
+    assert not out.exists()

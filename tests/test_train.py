@@ -279,3 +279,29 @@ def test_finished_checkpoint_without_results_writes_them(tmp_path):
     assert again.final == first.final
     assert json.loads((tmp_path / "run" / "results.json").read_text())["steps"] == 6
     assert sum(bool(r.get("final")) for r in read_metrics(tmp_path / "run")) == 1
+
+
+def test_blow_up_message_says_whether_a_checkpoint_is_kept(tmp_path, monkeypatch):
+    import experiments.train as train_mod
+
+    # Before the first checkpoint: nothing is kept, and the message must not claim otherwise.
+    cfg = load_config("tiny-mlp", ["lr=1e30", "warmup=0", "grad_clip=1e30", "max_nonfinite=4", "threads=1"])
+    with pytest.raises(NonFiniteLossError, match="no checkpoint was written yet") as err:
+        train(cfg, tmp_path / "early", quiet=True)
+    assert "is kept" not in str(err.value)
+    assert not (tmp_path / "early" / "checkpoint.pt").exists()
+
+    # Losses non-finite from step 6 on, checkpoints every 4 steps: the one of step 4 is kept.
+    calls = {"n": 0}
+    real = train_mod.mlp_loss
+
+    def late_nan(pred, F):
+        calls["n"] += 1
+        loss = real(pred, F)
+        return loss * float("nan") if calls["n"] >= 6 else loss
+
+    monkeypatch.setattr(train_mod, "mlp_loss", late_nan)
+    cfg = load_config("tiny-mlp", ["checkpoint_every=4", "max_nonfinite=3", "threads=1"])
+    with pytest.raises(NonFiniteLossError, match=r"steps 6\.\.8.*the checkpoint of step 4 is kept"):
+        train(cfg, tmp_path / "late", quiet=True)
+    assert load_checkpoint(tmp_path / "late")["step"] == 4
