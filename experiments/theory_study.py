@@ -12,11 +12,11 @@ import warnings
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 import bounds
 from constructive import PrecisionWarning, SquaringNet, count, exp_network
 from constructive.check import check_network
+from experiments.progress import progress_bar
 
 __all__ = ["bounds_grid", "constructive_grid", "squaring_study", "BOUNDS_NS", "BOUNDS_EPS"]
 
@@ -47,7 +47,7 @@ def constructive_grid(
     (random in the ball, on the sphere, structured, adversarial; figure 2)."""
     rows = []
     grid = [(m, n, r, e) for m in methods for n in ns for r in radii for e in epss]
-    for method, n, r, eps in tqdm(grid, desc="constructive networks", disable=not progress):
+    for method, n, r, eps in progress_bar(grid, desc="constructive networks", disable=not progress):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrecisionWarning)
@@ -94,7 +94,7 @@ def sign_grid(
 
     rows = []
     grid = [(n, rho, e) for n in ns for rho in rhos for e in epss]
-    for n, rho, eps in tqdm(grid, desc="sign networks", disable=not progress):
+    for n, rho, eps in progress_bar(grid, desc="sign networks", disable=not progress):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", PrecisionWarning)
             net = sign_network(n, eps, rho)
