@@ -11,6 +11,7 @@ Domains (keyword arguments):
   ``objective`` as in :func:`bounds.choose`.
 * ``sign`` (docs/sign_network.md, Rule S): ``rho`` (``||I - A^2||_2 <= rho``), ``alpha``, ``norm``.
 * ``inverse``, ``sqrt`` (docs/inverse_network.md, docs/sqrt_network.md): ``rho`` (``||I - A||_2 <= rho``), ``norm``.
+* ``log`` (docs/log_network.md, Rule L): ``rho`` (``||A - I||_2 <= rho``), ``norm``.
 * ``pow`` (docs/power_network.md, Rule P): ``r``, ``k`` (the power, >= 2), ``norm``.
 * ``cos``, ``cosh`` (docs/trig_network.md, Rule T): ``r``, ``norm``, ``s`` (double angles).
 """
@@ -21,6 +22,7 @@ import inspect
 from collections.abc import Callable
 
 from .inverse import choose_inverse
+from .log import choose_log
 from .power import choose_power
 from .rules import choose
 from .sign import choose_sign
@@ -65,11 +67,17 @@ def _choose_sqrt(n, eps, rho, norm="fro"):
     return choose_sqrt(n, eps, rho, norm)
 
 
+def _choose_log(n, eps, rho, norm="fro"):
+    """log A on ``||A - I||_2 <= rho``: :func:`bounds.log.choose_log` (docs/log_network.md, Rule L)."""
+    return choose_log(n, eps, rho, norm)
+
+
 #: function name -> choice rule ``(n, eps, **domain) -> frozen choice``.
 CHOOSERS: dict[str, Callable[..., object]] = {
     "exp": _choose_exp,
     "inverse": _choose_inverse,
     "sqrt": _choose_sqrt,
+    "log": _choose_log,
     "sign": _choose_sign,
     "pow": _choose_pow,
     "cos": _choose_cos,

@@ -220,7 +220,7 @@ def run_function(args) -> list[dict]:
             "eps": args.eps,
             "radius": args.radius,
             **({"rho": args.rho} if args.rho is not None else {}),
-            "K": getattr(c, "J", getattr(c, "k", "-")),
+            "K": getattr(c, "J", getattr(c, "k", getattr(c, "K", "-"))),
             "s": getattr(c, "s", "-"),
             "p": None,
         },

@@ -18,6 +18,7 @@ import torch
 from .check import CheckResult, check_network
 from .exp_nets import exp_network
 from .inverse import check_inverse_network, inverse_network
+from .log import check_log_network, log_network
 from .power import check_power_network, power_network
 from .sign import check_sign_network, sign_network
 from .sqrt import check_sqrt_network, sqrt_network
@@ -54,11 +55,16 @@ def _build_sqrt(n, eps, rho, norm="fro", dtype=torch.float64):
     return sqrt_network(n, eps, rho, norm=norm, dtype=dtype)
 
 
+def _build_log(n, eps, rho, norm="fro", dtype=torch.float64):
+    return log_network(n, eps, rho, norm=norm, dtype=dtype)
+
+
 #: function name -> builder ``(n, eps, **domain, dtype=torch.float64) -> nn.Module``.
 BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {
     "exp": _build_exp,
     "inverse": _build_inverse,
     "sqrt": _build_sqrt,
+    "log": _build_log,
     "sign": _build_sign,
     "pow": _build_pow,
     "cos": _build_cos,
@@ -71,6 +77,7 @@ CHECKERS: dict[str, Callable[..., CheckResult]] = {
     "sign": lambda net, count=100, seed=0: check_sign_network(net, count=count, seed=seed),
     "inverse": lambda net, count=100, seed=0: check_inverse_network(net, count=count, seed=seed),
     "sqrt": lambda net, count=100, seed=0: check_sqrt_network(net, count=count, seed=seed),
+    "log": lambda net, count=100, seed=0: check_log_network(net, count=count, seed=seed),
     "pow": lambda net, count=200, seed=0: check_power_network(net, count=count, seed=seed),
     "cos": lambda net, count=200, seed=0: check_trig_network(net, count=count, seed=seed),
     "cosh": lambda net, count=200, seed=0: check_trig_network(net, count=count, seed=seed),
