@@ -8,6 +8,7 @@ experiments.readme_tables imports this module by name only when a block asks for
 * ``bench-runs ALL_JSON``: when and how each group of that record ran (start, wall time, threads,
   load average before and after) and the machine.
 * ``bench-bounds BOUNDS_JSON``: the item-5 numbers the README's prose discusses.
+* ``bench-models MODELS_JSON``: the item-4 rows of a record written by ``bench_models`` alone.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def bench_runs(args: list[str], root: Path) -> str:
     return "\n".join(lines)
 
 
+def _short(function: str) -> str:
+    """``/path/rules.py:149(tau)`` -> ``tau``."""
+    return function.rsplit("(", 1)[-1].rstrip(")")
+
+
 @register("bench-bounds")
 def bench_bounds(args: list[str], root: Path) -> str:
     res = _read(args, root, "bench-bounds")
@@ -76,17 +82,34 @@ def bench_bounds(args: list[str], root: Path) -> str:
     rules = res["rules"]
     vr = res["vector_rules"]
     own = rules["profile"]["by_own_time"][:4]
-    own_text = ", ".join(
-        f"`{e['function'].rsplit(':', 1)[-1].split('(')[-1].rstrip(')')}` {100 * e['share_of_total']:.0f}%"
-        for e in own
-    )
+    own_text = ", ".join(f"`{_short(e['function'])}` {100 * e['share_of_total']:.0f}%" for e in own)
+    cum = rules["profile"]["bounds_by_cumulative_time"]
+    top = cum[0]["cumtime_s"]
+    inner = [e for e in cum if e["cumtime_s"] < 0.95 * top][:3]
+    cum_text = ", ".join(f"`{_short(e['function'])}` {100 * e['cumtime_s'] / top:.0f}%" for e in inner)
     return (
         f"Counts: {min(ms):.1f}-{max(ms):.1f} ms per {counts[0]['points']:,} points (warm, "
         f"{', '.join(c['method'] for c in counts)}); the first call's lambdify "
         f"{min(cold):.2f}-{max(cold):.2f} s. Rules: `choose` (Method {rules['method']}) takes "
         f"{1e3 * rules['seconds_per_point']:.1f} ms per point over {rules['points']} points, "
         f"{_fmt(rules['extrapolated_seconds_per_1e5_points'])} s for 10^5 points; by own time its "
-        f"profile is led by {own_text}. `rule_grid` on {vr['horner']['points']:,} points: "
+        f"profile ({cum[0]['calls']} calls of "
+        f"`{_short(cum[0]['function'])}`) is led by {own_text}; by cumulative time, as shares of "
+        f"`{_short(cum[0]['function'])}`: {cum_text}. `rule_grid` on {vr['horner']['points']:,} points: "
         f"{vr['horner']['timing']['wall_median_s']:.2f} s (Rule H), "
         f"{vr['scaling_squaring']['timing']['wall_median_s']:.2f} s (Rule SS)."
     )
+
+
+@register("bench-models")
+def bench_models(args: list[str], root: Path) -> str:
+    """``bench-models MODELS_JSON``: the item-4 rows of a record written by bench_models alone."""
+    from .run import _models_rows
+
+    res = _read(args, root, "bench-models")
+    head = (
+        f"Standalone run of {res['date_utc'].replace('T', ' ').replace('Z', ' UTC')}, "
+        f"{res['threads']} threads, load average (1, 5, 15 min) {_load(res['load_average_before'])} "
+        f"before and {_load(res['load_average_after'])} after, {res['wall_s']:.0f} s:"
+    )
+    return head + "\n\n" + markdown_table({"rows": _models_rows(res)})
