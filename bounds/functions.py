@@ -10,10 +10,12 @@ Domains (keyword arguments):
 * ``exp`` (THEORY.md, Methods H/SS/PS): ``r`` (``||A||_2 <= r``), ``method``, ``norm``, ``s``, ``p``,
   ``objective`` as in :func:`bounds.choose`.
 * ``sign`` (docs/sign_network.md, Rule S): ``rho`` (``||I - A^2||_2 <= rho``), ``alpha``, ``norm``.
-* ``inverse``, ``sqrt`` (docs/inverse_network.md, docs/sqrt_network.md): ``rho`` (``||I - A||_2 <= rho``), ``norm``.
+* ``inverse``, ``sqrt`` (docs/inverse_network.md, docs/sqrt_network.md): ``rho``
+  (``||I - A||_2 <= rho``), ``norm``.
 * ``log`` (docs/log_network.md, Rule L): ``rho`` (``||A - I||_2 <= rho``), ``norm``.
 * ``pow`` (docs/power_network.md, Rule P): ``r``, ``k`` (the power, >= 2), ``norm``.
 * ``cos``, ``cosh`` (docs/trig_network.md, Rule T): ``r``, ``norm``, ``s`` (double angles).
+* ``sin``, ``sinh`` (docs/sin_network.md, Rule N): ``r``, ``norm``, ``s`` (double angles).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from .log import choose_log
 from .power import choose_power
 from .rules import choose
 from .sign import choose_sign
+from .sine import choose_sine
 from .sqrt import choose_sqrt
 from .trig import choose_trig
 
@@ -57,6 +60,16 @@ def _choose_cosh(n, eps, r, norm="fro", s=None):
     return choose_trig("cosh", n, eps, r, norm, s=s)
 
 
+def _choose_sin(n, eps, r, norm="fro", s=None):
+    """sin on ``||A||_2 <= r``: :func:`bounds.sine.choose_sine` (docs/sin_network.md, Rule N)."""
+    return choose_sine("sin", n, eps, r, norm, s=s)
+
+
+def _choose_sinh(n, eps, r, norm="fro", s=None):
+    """sinh on ``||A||_2 <= r``: :func:`bounds.sine.choose_sine` (docs/sin_network.md, Rule N)."""
+    return choose_sine("sinh", n, eps, r, norm, s=s)
+
+
 def _choose_inverse(n, eps, rho, norm="fro"):
     """A^-1 on ``||I - A||_2 <= rho``: :func:`bounds.inverse.choose_inverse` (docs/inverse_network.md)."""
     return choose_inverse(n, eps, rho, norm)
@@ -82,6 +95,8 @@ CHOOSERS: dict[str, Callable[..., object]] = {
     "pow": _choose_pow,
     "cos": _choose_cos,
     "cosh": _choose_cosh,
+    "sin": _choose_sin,
+    "sinh": _choose_sinh,
 }
 
 

@@ -21,6 +21,7 @@ from .inverse import check_inverse_network, inverse_network
 from .log import check_log_network, log_network
 from .power import check_power_network, power_network
 from .sign import check_sign_network, sign_network
+from .sine import check_sine_network, sine_network
 from .sqrt import check_sqrt_network, sqrt_network
 from .trig import check_trig_network, trig_network
 
@@ -47,6 +48,14 @@ def _build_cosh(n, eps, r, norm="fro", dtype=torch.float64):
     return trig_network("cosh", n, eps, r, norm=norm, dtype=dtype)
 
 
+def _build_sin(n, eps, r, norm="fro", dtype=torch.float64):
+    return sine_network("sin", n, eps, r, norm=norm, dtype=dtype)
+
+
+def _build_sinh(n, eps, r, norm="fro", dtype=torch.float64):
+    return sine_network("sinh", n, eps, r, norm=norm, dtype=dtype)
+
+
 def _build_inverse(n, eps, rho, norm="fro", dtype=torch.float64):
     return inverse_network(n, eps, rho, norm=norm, dtype=dtype)
 
@@ -69,6 +78,8 @@ BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {
     "pow": _build_pow,
     "cos": _build_cos,
     "cosh": _build_cosh,
+    "sin": _build_sin,
+    "sinh": _build_sinh,
 }
 
 #: function name -> worst-case search ``(net, count, seed) -> CheckResult``.
@@ -81,6 +92,8 @@ CHECKERS: dict[str, Callable[..., CheckResult]] = {
     "pow": lambda net, count=200, seed=0: check_power_network(net, count=count, seed=seed),
     "cos": lambda net, count=200, seed=0: check_trig_network(net, count=count, seed=seed),
     "cosh": lambda net, count=200, seed=0: check_trig_network(net, count=count, seed=seed),
+    "sin": lambda net, count=200, seed=0: check_sine_network(net, count=count, seed=seed),
+    "sinh": lambda net, count=200, seed=0: check_sine_network(net, count=count, seed=seed),
 }
 
 
