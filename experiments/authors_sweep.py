@@ -66,6 +66,16 @@ Differences from the issue's summary and from the authors' code, on purpose or b
   smaller; every record says whether it bit and at which step and epoch.
 - The "ours" arm is float32 (our training loop's precision); the authors' arm is float64.
 
+Cost (measured on this project's shared 2-core AMD EPYC, one thread, exp, n = 3, N = 2^18, 300
+steps, batch 128; CPU seconds of the process, wall time about 3x longer while two other
+training runs shared the machine): the authors' arm 40 CPU s per 1,000 steps in float64
+(21 in float32), ours 7.6; scoring 2^15 test matrices 2.5 CPU s (authors, float64). Their full
+protocol is ``100 * ceil(N / 128)`` steps, 204,800 at N = 2^18 and 409,700 per (f, n) curve over
+N = 2^5..2^18, about 4.5 CPU hours per curve for their arm, 68 for the 15 curves of dims 1-3.
+A cap of 1,000 steps (the default) makes the 15 curves about 176,000 steps, 2.2 CPU hours for
+the authors' arm and 0.5 for ours; it bites from N = 2^11 on (at epoch 62.5 there, at epoch
+0.49 at N = 2^18, where half the training set is never seen).
+
 Records: one JSON file per (f, n, k, arm, seed), ``<f>-n<n>-k<k>-<arm>-s<seed>.json``, written
 atomically (temporary file, fsync, ``os.replace``), holding the protocol, data counts and
 SHA-256 hashes of the training and test tensors, the step budget and where the cap bit, the
@@ -142,6 +152,7 @@ OURS_WIDTH, OURS_DEPTH = 256, 4
 OURS_WARMUP, OURS_MIN_LR_RATIO, OURS_WEIGHT_DECAY, OURS_CLIP = 200, 0.05, 0.01, 1.0
 EVAL_BATCH = 8192
 LOSS_TRACE_POINTS = 20
+DEFAULT_MAX_STEPS = 1000  # see "Cost" in the module docstring
 
 
 class SweepError(ValueError):
@@ -529,7 +540,7 @@ def run_sweep(
     dims: Sequence[int] = (1, 2, 3),
     sizes_log2: Sequence[int] = tuple(range(5, 19)),
     arms: Sequence[str] = ARMS,
-    max_steps: int = 20_000,
+    max_steps: int = DEFAULT_MAX_STEPS,
     test_size_log2: int = 15,
     out: str | Path = DEFAULT_OUT,
     seeds: Sequence[int] = (0,),
@@ -691,9 +702,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-steps",
         type=int,
-        default=20_000,
+        default=DEFAULT_MAX_STEPS,
         metavar="N",
-        help="step cap, same for both arms (default 20000)",
+        help=f"step cap, same for both arms (default {DEFAULT_MAX_STEPS}: the full dims 1-3 sweep in about "
+        "2.2 CPU hours for the authors' arm; see the module docstring)",
     )
     p.add_argument("--test-size-log2", type=int, default=15, metavar="K", help="test set 2^K (default 15)")
     p.add_argument(
