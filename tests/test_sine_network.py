@@ -50,6 +50,15 @@ def test_counts_per_stage_layers():
         assert tuple(count(net.to_relu_network())) == (want.depth, want.width, want.params)
 
 
+def test_closed_form_s0():
+    """docs/sin_network.md: P for s = 0, J >= 3, m >= 2."""
+    for n, J, m in itertools.product((1, 2, 3, 5), (3, 4, 7), (2, 5, 9)):
+        P = 48 * (J + 1) * n**4 + (16 * (J + 1) * m + 14 * J + 16) * n**3
+        P += (4 * (J - 1) * m + 4 * J - 98) * n**2 - (8 * m - 7) * n
+        c = sine_counts(n, J, [m])
+        assert (c.depth, c.width, c.params) == ((J + 1) * m, 8 * n**3 + 4 * n**2, P)
+
+
 def test_structured_equals_explicit():
     g = torch.Generator().manual_seed(0)
     for f, ms in (("sin", [2]), ("sinh", [2, 1, 3])):
