@@ -30,7 +30,7 @@ import mpmath
 
 from ._symbols import as_int, iota1, iota2, omega1, omega2
 from .counts import Counts, _counts
-from .rules import DPS, NORMS, _ceil_float, _check_choice, _check_eps, _check_n, _check_real
+from .rules import DPS, NORMS, _ceil_float, _check_choice, _check_eps, _check_n, _check_real, _least_m
 
 __all__ = [
     "SignChoice",
@@ -278,15 +278,15 @@ def choose_sign(n: int, eps: float, rho: float, alpha: float | None = None, norm
                 raise ValueError(f"no k <= {_K_MAX} reaches eps = {eps} (rho too close to 1)")
         sigma, rhos, g, xi = _iteration(rm, am, k)
         trunc = t * g[-1]
-        m = 1 if k else 0
-        while True:
-            ms = [m] * (2 * k)
-            M, N, kappa, d = _network(n, sigma, rhos, g, xi, ms)
-            if trunc + d[-1] <= epsm:
-                break
-            m += 1
-            if m > _M_MAX:
+        m = 0
+        if k:
+            # d_k grows with every theta_m (all of Lemma S2's recursions have coefficients >= 0), so
+            # "trunc + d_k(m) <= eps" is monotone in m: doubling and bisection, O(log m) evaluations.
+            m = _least_m(lambda mv: trunc + _network(n, sigma, rhos, g, xi, [mv] * (2 * k))[3][-1] <= epsm)
+            if m is None or m > _M_MAX:
                 raise ValueError(f"no m <= {_M_MAX} meets eps = {eps}")
+        ms = [m] * (2 * k)
+        M, N, kappa, d = _network(n, sigma, rhos, g, xi, ms)
         counts = sign_counts(n, k, ms)
         return SignChoice(
             n=n,
