@@ -376,6 +376,22 @@ def cmd_authors_sweep(args: argparse.Namespace) -> int:
         return _fail(str(e))
 
 
+def _args_compare_functions(p: argparse.ArgumentParser) -> None:
+    from experiments.compare_functions import add_arguments
+
+    add_arguments(p)
+
+
+def cmd_compare_functions(args: argparse.Namespace) -> int:
+    """Constructive networks beside trained models per function (experiments.compare_functions)."""
+    from experiments.compare_functions import run_cli
+
+    try:
+        return run_cli(args)
+    except ValueError as e:
+        return _fail(str(e))
+
+
 # name -> (add arguments, run, one-line help)
 COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] = {
     "train": (_args_train, cmd_train, "train an MLP or transformer (or --resume a run)"),
@@ -389,6 +405,11 @@ COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] =
         study_cli.args_compare,
         study_cli.cmd_compare,
         "constructive networks, MLPs and transformers on one shared test set",
+    ),
+    "compare-functions": (
+        _args_compare_functions,
+        cmd_compare_functions,
+        "constructive networks beside trained models for every function, on the study's test sets",
     ),
     "figures": (study_cli.args_figures, study_cli.cmd_figures, "draw every figure from the result files"),
     "reproduce": (
