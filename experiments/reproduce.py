@@ -61,6 +61,12 @@ class Plan:
     sign_rhos: tuple[float, ...] = (0.25, 0.5)
     sign_eps: tuple[float, ...] = (1e-1, 1e-2, 1e-3)
     squaring_max_m: int = 30  # figure 3 right: m = 1..squaring_max_m
+    # every registered function's network (theory_study.functions_grid; figures 1 and 2)
+    functions_ns: tuple[int, ...] = (1, 2, 3)
+    functions_eps: tuple[float, ...] = (1e-1, 1e-2, 1e-3)
+    functions_random: int = 50
+    functions_bounds_ns: tuple[int, ...] = (2, 3, 5)
+    functions_bounds_eps: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
     shipped: bool = False  # also score the shipped models (models/) in the comparison
 
 
@@ -126,6 +132,11 @@ MODES = {
         sign_eps=(1e-1,),
         squaring_max_m=8,
         shipped=True,
+        functions_ns=(2,),
+        functions_eps=(1e-1,),
+        functions_random=10,
+        functions_bounds_ns=(2, 3),
+        functions_bounds_eps=(1e-1, 1e-2),
     ),
 }
 
@@ -316,7 +327,39 @@ def reproduce(
         f"  {len(signs['rows'])} sign networks (||I - A^2||_2 <= rho): "
         f"counts agree and worst error <= eps: {sign_ok}"
     )
+    functions_spec = {
+        "functions": list(theory_study.FUNCTION_DOMAINS),
+        "ns": list(plan.functions_ns),
+        "eps": list(plan.functions_eps),
+        "count_random": plan.functions_random,
+    }
+    fchecks = _cached(
+        out / "functions_check.json",
+        functions_spec,
+        lambda: theory_study.functions_grid(
+            tuple(theory_study.FUNCTION_DOMAINS),
+            plan.functions_ns,
+            plan.functions_eps,
+            count_random=plan.functions_random,
+            progress=not quiet,
+        ),
+        "the functions check",
+    )
+    f_ok = all(r["counts_agree"] and r["worst_error"] <= r["eps"] for r in fchecks["rows"])
+    _say(
+        f"  {len(fchecks['rows'])} networks of {len(theory_study.FUNCTION_DOMAINS)} functions "
+        f"(constructive.network): counts agree and worst error <= eps: {f_ok}"
+    )
+    _cached(
+        out / "functions_bounds.json",
+        {"ns": list(plan.functions_bounds_ns), "eps": list(plan.functions_bounds_eps)},
+        lambda: theory_study.functions_bounds_grid(
+            tuple(theory_study.FUNCTION_DOMAINS), plan.functions_bounds_ns, plan.functions_bounds_eps
+        ),
+        "the functions bounds grid",
+    )
     written += [out / "squaring.json", out / "constructive_check.json", out / "sign_check.json"]
+    written += [out / "functions_check.json", out / "functions_bounds.json"]
 
     runs_dir = out / "runs"
     if skip_training:
@@ -359,6 +402,8 @@ def reproduce(
             out / "squaring.json",
             out / "constructive_check.json",
             out / "sign_check.json",
+            out / "functions_check.json",
+            out / "functions_bounds.json",
         )
     }
     rec_path.write_text(

@@ -18,7 +18,16 @@ from constructive import PrecisionWarning, SquaringNet, count, exp_network
 from constructive.check import check_network
 from experiments.progress import progress_bar
 
-__all__ = ["bounds_grid", "constructive_grid", "squaring_study", "BOUNDS_NS", "BOUNDS_EPS"]
+__all__ = [
+    "bounds_grid",
+    "constructive_grid",
+    "functions_grid",
+    "functions_bounds_grid",
+    "squaring_study",
+    "BOUNDS_NS",
+    "BOUNDS_EPS",
+    "FUNCTION_DOMAINS",
+]
 
 BOUNDS_NS = (2, 3, 5, 10)
 BOUNDS_EPS = tuple(10.0**-k for k in range(1, 13))
@@ -168,3 +177,87 @@ def summary_ratios(grid: dict) -> dict:
         "min_bound_over_error": min(tight) if tight else math.nan,
         "max_bound_over_error": max(tight) if tight else math.nan,
     }
+
+
+#: Domains of the functions grid: the balls ||A||_2 <= 1 and ||I - A||_2 <= 0.5 (sign: ||I - A^2||_2).
+FUNCTION_DOMAINS: dict[str, dict] = {
+    "exp": {"r": 1.0},
+    "sin": {"r": 1.0},
+    "cos": {"r": 1.0},
+    "sinh": {"r": 1.0},
+    "cosh": {"r": 1.0},
+    "pow": {"r": 1.0, "k": 3},
+    "inverse": {"rho": 0.5},
+    "sqrt": {"rho": 0.5},
+    "log": {"rho": 0.5},
+    "sign": {"rho": 0.5},
+}
+
+
+def functions_grid(
+    functions=tuple(FUNCTION_DOMAINS),
+    ns=(1, 2, 3),
+    epss=(1e-1, 1e-2, 1e-3),
+    count_random: int = 50,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Every registered function's network (``constructive.network``) over n x eps on its domain in
+    ``FUNCTION_DOMAINS``: counts read off ``to_relu_network()`` against ``bounds.choose_for`` and the
+    worst error found by the function's checker (``constructive.functions.CHECKERS``; figure 2)."""
+    from constructive.functions import check, network
+
+    rows = []
+    grid = [(f, n, e) for f in functions for n in ns for e in epss]
+    for f, n, eps in progress_bar(grid, desc="function networks", disable=not progress):
+        domain = FUNCTION_DOMAINS[f]
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PrecisionWarning)
+            net = network(f, n, eps, **domain)
+            c = bounds.choose_for(f, n, eps, **domain)
+        counted = count(net.to_relu_network())
+        res = check(net, count=count_random, seed=seed)
+        rows.append(
+            {
+                "function": f,
+                "n": n,
+                "eps": eps,
+                "domain": domain,
+                "depth": counted.depth,
+                "width": counted.width,
+                "params": counted.params,
+                "counts_agree": tuple(counted) == (c.depth, c.width, c.params),
+                "certified_error": float(c.certified_error),
+                "worst_error": res.worst_error,
+                "worst_kind": res.worst_kind,
+                "inputs": res.inputs,
+                "reference": res.reference,
+                "seconds": round(time.perf_counter() - t0, 3),
+            }
+        )
+    return {"seed": seed, "count_random": count_random, "rows": rows}
+
+
+def functions_bounds_grid(functions=tuple(FUNCTION_DOMAINS), ns=(2, 3, 5), epss=BOUNDS_EPS[:6]) -> dict:
+    """``bounds.choose_for`` of every function over n x eps on its ``FUNCTION_DOMAINS`` domain
+    (figure 1's second row: width, depth, params against 1/eps)."""
+    rows = []
+    for f in functions:
+        domain = FUNCTION_DOMAINS[f]
+        for n in ns:
+            for eps in epss:
+                c = bounds.choose_for(f, n, eps, **domain)
+                rows.append(
+                    {
+                        "function": f,
+                        "n": n,
+                        "eps": eps,
+                        "domain": domain,
+                        "depth": int(c.depth),
+                        "width": int(c.width),
+                        "params": int(c.params),
+                        "certified_error": float(c.certified_error),
+                    }
+                )
+    return {"rows": rows}
