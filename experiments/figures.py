@@ -60,13 +60,60 @@ def _save(fig, out_dir: Path, name: str) -> list[Path]:
     return paths
 
 
+FUNCTION_COLOR = {
+    "exp": "tab:red",
+    "sin": "tab:blue",
+    "cos": "tab:cyan",
+    "sinh": "tab:purple",
+    "cosh": "tab:pink",
+    "pow": "tab:olive",
+    "inverse": "tab:brown",
+    "sqrt": "tab:orange",
+    "log": "tab:green",
+    "sign": "tab:gray",
+}
+
+
+def _functions_bounds_row(axes, rows: list[dict]) -> None:
+    """Figure 1's second row: every function's proven counts against 1/eps at one n (n = 3 if there)."""
+    ns = sorted({r["n"] for r in rows})
+    n = 3 if 3 in ns else ns[-1]
+    for f in dict.fromkeys(r["function"] for r in rows):
+        sel = sorted((r for r in rows if r["function"] == f and r["n"] == n), key=lambda r: -r["eps"])
+        dom = ", ".join(f"{k}={v:g}" for k, v in sel[0]["domain"].items())
+        for ax, key in zip(axes, ("width", "depth", "params"), strict=True):
+            ax.plot(
+                [1 / r["eps"] for r in sel],
+                [r[key] for r in sel],
+                marker=".",
+                ms=4,
+                color=FUNCTION_COLOR.get(f),
+                ls="--" if f in ("sinh", "cosh") else "-",  # the same counts as sin, cos
+                label=f"{f} ({dom})",
+            )
+    for ax, key in zip(axes, ("width", "depth", "params"), strict=True):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("1 / eps")
+        ax.set_ylabel(key)
+        ax.set_title(f"every function, n = {n}", fontsize=9)
+
+
 def figure_bounds(results: Path, out: Path) -> list[Path]:
-    """Fig. 1: width, depth, params of the proven networks against 1/eps, n in {2,3,5,10}."""
+    """Fig. 1: width, depth, params of the proven networks against 1/eps, n in {2,3,5,10}; a second row
+    with every registered function (bounds.choose_for) when functions_bounds.json is there."""
     data = load_json(results / "bounds_grid.json")
     by = defaultdict(list)
     for row in data["rows"]:
         by[row["method"], row["n"]].append(row)
-    fig, axes = plt.subplots(1, 3, layout="constrained", figsize=(11.5, 3.4))
+    others = results / "functions_bounds.json"
+    rows2 = load_json(others)["rows"] if others.is_file() else []
+    fig, axes = plt.subplots(
+        2 if rows2 else 1, 3, layout="constrained", figsize=(11.5, 7.0 if rows2 else 3.4), squeeze=False
+    )
+    if rows2:
+        _functions_bounds_row(axes[1], rows2)
+    axes = axes[0]
     ns = sorted({n for _, n in by})
     for (method, n), rows in sorted(by.items()):
         rows.sort(key=lambda r: -r["eps"])
@@ -93,9 +140,16 @@ def figure_bounds(results: Path, out: Path) -> list[Path]:
         ax.set_xlabel("1 / eps")
         ax.set_ylabel(key)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=6, fontsize=6)
+    if rows2:  # one legend per row, right of it
+        fig.legend(handles, labels, loc="outside right upper", fontsize=6, title="exp", title_fontsize=7)
+        h2, l2 = fig.axes[3].get_legend_handles_labels()
+        fig.legend(h2, l2, loc="outside right lower", fontsize=6, title="f (domain)", title_fontsize=7)
+    else:
+        fig.legend(handles, labels, loc="outside lower center", ncol=6, fontsize=6)
     fig.suptitle(
         f"Proven ReLU network size for exp(A), ||A||_2 <= {data['radius']:g} (Frobenius error <= eps)"
+        + ("; below: every function" if rows2 else ""),
+        x=0.42 if rows2 else 0.5,
     )
     return _save(fig, out, "fig1_bounds")
 
@@ -108,15 +162,31 @@ def figure_constructive_error(results: Path, out: Path) -> list[Path]:
     panels = [("exp(A), ||A||_2 <= r", data["rows"], "method")]
     if sign_path.is_file():
         panels.append(("sign(A), ||I - A^2||_2 <= rho", load_json(sign_path)["rows"], "rho"))
+    functions_path = results / "functions_check.json"
+    if functions_path.is_file():  # every registered function (theory_study.functions_grid)
+        rows = load_json(functions_path)["rows"]
+        ball = [r for r in rows if "r" in r["domain"]]
+        near = [r for r in rows if "rho" in r["domain"]]
+        if ball:
+            panels.append(("f(A) on ||A||_2 <= r (constructive.network)", ball, "function"))
+        if near:
+            panels.append(("||I - A||_2 <= rho (sign: ||I - A^2||_2 <= rho)", near, "function"))
+    cols = min(len(panels), 2)
+    rows_ = -(-len(panels) // cols)
     fig, axes = plt.subplots(
-        1, len(panels), layout="constrained", figsize=(4.8 * len(panels), 3.8), squeeze=False
+        rows_, cols, layout="constrained", figsize=(4.8 * cols, 3.8 * rows_), squeeze=False
     )
-    for ax, (title, rows, key) in zip(axes[0], panels, strict=True):
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (title, rows, key) in zip(axes.flat, panels, strict=False):
         for group in sorted({r[key] for r in rows}):
             sel = [r for r in rows if r[key] == group]
             if key == "method":
                 color, marker = METHOD_STYLE.get(group, ("k", "x"))
                 label = group.replace("_", " ")
+            elif key == "function":
+                dom = ", ".join(f"{k}={v:g}" for k, v in sel[0]["domain"].items())
+                color, marker, label = FUNCTION_COLOR.get(group), "o", f"{group} ({dom})"
             else:
                 color, marker, label = None, "D", f"rho = {group:g}"
             ax.scatter(
@@ -171,17 +241,26 @@ def figure_squaring(results: Path, out: Path) -> list[Path]:
     return _save(fig, out, "fig3_squaring")
 
 
-def figure_error_vs_params(results: Path, out: Path) -> list[Path]:
-    """Fig. 4: median and worst relative error against parameter count, constructive vs trained."""
-    data = load_json(results / "compare.json")
-    fig, ax = plt.subplots(layout="constrained", figsize=(5.2, 3.8))
+def compare_functions_file(results: Path) -> Path | None:
+    """compare_functions.json in ``results``, else in the sibling ``compare_functions/`` folder
+    (results/reproduce -> results/compare_functions, runs/reproduce -> runs/compare_functions)."""
+    for p in (
+        results / "compare_functions.json",
+        results.parent / "compare_functions" / "compare_functions.json",
+    ):
+        if p.is_file():
+            return p
+    return None
+
+
+def _error_vs_params_panel(ax, rows: list[dict], title: str, norm: str) -> None:
     kinds = {"constructive": ("tab:blue", "o"), "mlp": ("tab:gray", "s"), "transformer": ("tab:orange", "^")}
     for kind, (color, marker) in kinds.items():
-        rows = [r for r in data["rows"] if r["kind"] == kind and r["params"]]
-        if not rows:
+        sel = [r for r in rows if r["kind"] == kind and r["params"]]
+        if not sel:
             continue
         for key, filled in (("median_rel_error", True), ("worst_rel_error", False)):
-            pts = [r for r in rows if r[key] is not None]  # None: an invalid (undecodable) prediction
+            pts = [r for r in sel if r[key] is not None]  # None: an invalid (undecodable) prediction
             style = {"color": color} if filled else {"facecolors": "none", "edgecolors": color}
             ax.scatter(
                 [r["params"] for r in pts],
@@ -194,9 +273,43 @@ def figure_error_vs_params(results: Path, out: Path) -> list[Path]:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("parameters (nonzero weights + biases)")
-    ax.set_ylabel(f"relative error ({data.get('norm', 'l1')} norm)")
-    ax.set_title(f"exp on the shared test set: {data['test_set']['description']}")
-    ax.legend(fontsize=7)
+    ax.set_ylabel(f"relative error ({norm} norm)")
+    ax.set_title(title, fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6)
+
+
+def _function_panels(axes, data: dict) -> None:
+    """One panel per function of compare_functions.json: the constructive rows beside the trained
+    models scored on the same matrices (the domain subset where the domain leaves some out)."""
+    for ax, (f, d) in zip(axes, data["functions"].items(), strict=False):
+        size, inside = d["test_set"]["size"], d["inside"]
+        same = "all" if inside == size else "domain"
+        rows = [r for r in d["rows"] if r["matrices"] == same]
+        where = f"all {size}" if same == "all" else f"{inside} of {size} in {d['domain_text']}"
+        _error_vs_params_panel(ax, rows, f"{f}: study test set, {where}", data.get("norm", "l1"))
+
+
+def figure_error_vs_params(results: Path, out: Path) -> list[Path]:
+    """Fig. 4: median and worst relative error against parameter count, constructive vs trained;
+    one more panel per function when compare_functions.json is there (compare_functions_file)."""
+    data = load_json(results / "compare.json")
+    cf_path = compare_functions_file(results)
+    cf = load_json(cf_path) if cf_path else {"functions": {}}
+    panels = 1 + len(cf["functions"])
+    cols = min(panels, 3)
+    fig, axes = plt.subplots(
+        -(-panels // cols),
+        cols,
+        layout="constrained",
+        figsize=(5.2 * cols, 3.8 * -(-panels // cols)),
+        squeeze=False,
+    )
+    for extra in axes.flat[panels:]:
+        extra.set_visible(False)
+    _function_panels(list(axes.flat)[1:], cf)
+    title = f"exp on the shared test set: {data['test_set']['description']}"
+    _error_vs_params_panel(axes.flat[0], data["rows"], title, data.get("norm", "l1"))
     return _save(fig, out, "fig4_error_vs_params")
 
 
@@ -302,12 +415,14 @@ def figure_authors_sweep(results: Path, out: Path) -> list[Path]:
 FIGURES: dict[str, tuple[Callable, str]] = {
     "fig1_bounds": (
         figure_bounds,
-        "Proven width, depth and parameters against 1/eps (n = 2, 3, 5, 10; methods H, SS, PS; r = 1).",
+        "Proven width, depth and parameters against 1/eps (n = 2, 3, 5, 10; methods H, SS, PS; r = 1); "
+        "below, every registered function at n = 3 (bounds.choose_for).",
     ),
     "fig2_constructive_error": (
         figure_constructive_error,
         "Worst measured error of every built network "
-        "against its eps; all points lie below the line error = eps.",
+        "against its eps; all points lie below the line error = eps (exp, sign, and every registered "
+        "function: sin, cos, sinh, cosh, pow, inverse, sqrt, log).",
     ),
     "fig3_squaring": (
         figure_squaring,
@@ -317,7 +432,9 @@ FIGURES: dict[str, tuple[Callable, str]] = {
     "fig4_error_vs_params": (
         figure_error_vs_params,
         "Relative error against parameter count: constructive "
-        "networks (theory) beside trained MLPs and transformers on one test set.",
+        "networks (theory) beside trained MLPs and transformers on one test set; one panel per "
+        "function on the study's test set (compare_functions.json; the constructive networks on the "
+        "matrices inside their domain).",
     ),
     "fig5_accuracy_by_encoding": (
         figure_study_grid,
@@ -345,10 +462,10 @@ FIGURES: dict[str, tuple[Callable, str]] = {
 
 NEEDS_RUNS = {"fig5_accuracy_by_encoding", "fig6_learning_curves", "fig8_accuracy_vs_steps"}
 SOURCES = {
-    "fig1_bounds": ["bounds_grid.json"],
-    "fig2_constructive_error": ["constructive_check.json", "sign_check.json"],
+    "fig1_bounds": ["bounds_grid.json", "functions_bounds.json"],
+    "fig2_constructive_error": ["constructive_check.json", "sign_check.json", "functions_check.json"],
     "fig3_squaring": ["squaring.json"],
-    "fig4_error_vs_params": ["compare.json"],
+    "fig4_error_vs_params": ["compare.json", "compare_functions.json"],
     "fig7_error_distribution": ["compare.json"],
     "fig9_authors_sweep": [
         str(Path(__file__).resolve().parent.parent / "results" / "authors_sweep" / "*.json")
