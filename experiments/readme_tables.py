@@ -315,3 +315,47 @@ def _console(args: list[str], root: Path) -> str:
         raise GeneratorError(f"python -m {shlex.join(args)} exited {proc.returncode}: {proc.stderr.strip()}")
     out = "\n".join(line.rstrip() for line in proc.stdout.strip("\n").split("\n"))
     return f"```console\n$ python -m {shlex.join(args)}\n{out}\n```"
+
+
+def _numbers(args: list[str], flag: str, cast) -> list:
+    if flag not in args:
+        raise GeneratorError(f"generator 'functions-bounds' needs {flag}; got {args}")
+    i, out = args.index(flag) + 1, []
+    while i < len(args) and not args[i].startswith("--"):
+        out.append(cast(args[i]))
+        i += 1
+    if not out:
+        raise GeneratorError(f"generator 'functions-bounds': {flag} takes values; got {args}")
+    return out
+
+
+@register("functions-bounds")
+def _functions_bounds(args: list[str], root: Path) -> str:
+    """``functions-bounds --n N... --eps EPS...``: one table of every registered function's certified
+    network (``bounds.choose_for`` on the domains of ``experiments.theory_study.FUNCTION_DOMAINS``):
+    depth / width / params (certified error) per (function, n) and eps."""
+    import bounds
+    from bounds.functions import CHOOSERS
+    from experiments.theory_study import FUNCTION_DOMAINS
+
+    ns, epss = _numbers(args, "--n", int), _numbers(args, "--eps", float)
+    head = ["f", "domain", "n", *[f"eps = {e:g}: depth / width / params (certified)" for e in epss]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for f in CHOOSERS:
+        dom = FUNCTION_DOMAINS[f]
+        if "r" in dom:
+            words = f"‖A‖₂ ≤ {dom['r']:g}" + (f", k = {dom['k']}" if "k" in dom else "")
+        else:
+            words = (
+                f"‖I − A²‖₂ ≤ {dom['rho']:g}, ‖A‖₂ ≤ √(1 + ρ)"
+                if f == "sign"
+                else f"‖I − A‖₂ ≤ {dom['rho']:g}"
+            )
+        for n in ns:
+            cells = []
+            for e in epss:
+                c = bounds.choose_for(f, n, e, **dom)
+                cells.append(f"{c.depth} / {c.width} / {c.params:,} ({c.certified_error:.1e})")
+            name = "exp (scaling and squaring)" if f == "exp" else f
+            lines.append("| " + " | ".join([name, words, str(n), *cells]) + " |")
+    return "\n".join(lines)
