@@ -39,7 +39,17 @@ import mpmath
 
 from ._symbols import as_int, iverson_ge, maximum
 from .counts import Counts, _counts
-from .rules import DPS, NORMS, _ceil_float, _check_choice, _check_eps, _check_n, _check_r
+from .rules import (
+    DPS,
+    MAX_RADIUS,
+    MAX_SQUARINGS,
+    NORMS,
+    _ceil_float,
+    _check_choice,
+    _check_eps,
+    _check_n,
+    _check_r,
+)
 from .stages import (
     carry_params,
     phi_carried,
@@ -349,8 +359,19 @@ def choose_sine(function: str, n: int, eps: float, r: float, norm: str = "fro", 
     function = _check_choice("function", function, tuple(SINE_FUNCTIONS))
     n, eps, r = _check_n(n), _check_eps(eps), _check_r(r)
     norm = _check_choice("norm", norm, NORMS)
-    if s is not None and (isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0):
-        raise ValueError(f"s (the number of double angles) must be an integer >= 0, got {s!r}")
+    if r > MAX_RADIUS:
+        # The bounds grow like cosh(r) ~ e^r / 2, as exp's do: beyond MAX_RADIUS no float64
+        # network resolves any eps < 1, and the search would run for minutes.
+        raise ValueError(
+            f"r = {r!r} exceeds MAX_RADIUS = {MAX_RADIUS:g}, the largest radius for which the sin/sinh rules "
+            "are evaluated (their error constants grow like e^r, as exp's)"
+        )
+    if s is not None and (
+        isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= MAX_SQUARINGS
+    ):
+        raise ValueError(
+            f"s (the number of double angles) must be an integer in [0, {MAX_SQUARINGS}], got {s!r}"
+        )
     s_range = [int(s)] if s is not None else range(max(0, math.ceil(math.log2(r))) + 9)
     best = None
     with mpmath.workdps(DPS):
