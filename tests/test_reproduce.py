@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from experiments import theory_study
 from experiments.__main__ import main
 from experiments.figures import FIGURES
 from experiments.reproduce import reproduce
@@ -29,6 +30,8 @@ def test_every_figure_and_result_file_is_written(tiny_run):
         "bounds_grid.json",
         "squaring.json",
         "constructive_check.json",
+        "functions_check.json",
+        "functions_bounds.json",
         "compare.json",
         "compare.md",
         "run_record.json",
@@ -53,6 +56,9 @@ def test_constructive_rows_keep_their_guarantee(tiny_run):
     assert kinds == {"constructive", "mlp", "transformer"}
     grid = json.loads((out / "constructive_check.json").read_text())
     assert all(r["counts_agree"] and r["worst_error"] <= r["eps"] for r in grid["rows"])
+    fgrid = json.loads((out / "functions_check.json").read_text())["rows"]
+    assert {r["function"] for r in fgrid} == set(theory_study.FUNCTION_DOMAINS)
+    assert all(r["counts_agree"] and r["worst_error"] <= r["eps"] for r in fgrid)
 
 
 @pytest.mark.slow
