@@ -167,7 +167,7 @@ def study_readme(root: str | Path, plan: str = "experiments/plans/study-3x3.json
         "||P - f(A)||_1 / ||f(A)||_1 (entrywise) is below tau; an invalid decoded sequence counts as a miss.",
         "Cells with several seeds show `median [min, max]` across seeds.",
         "",
-        f"Finished runs: {len(runs)}, {hours:.1f} CPU hours (one thread each) on "
+        f"Finished runs: {len(runs)}, {hours:.1f} thread-hours (wall time x torch threads) on "
         f"{', '.join(machines) or '-'}; {', '.join(versions) or '-'}.",
         "",
         cell_table(cells).rstrip(),
