@@ -392,12 +392,35 @@ def cmd_compare_functions(args: argparse.Namespace) -> int:
         return _fail(str(e))
 
 
+# ---------------------------------------------------------------------------------------------
+# analyze
+
+
+def _args_analyze(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder with its checkpoint")
+    p.add_argument("--json", action="store_true", help="print the analysis as JSON")
+    p.add_argument("--no-write", action="store_true", help="do not write RUN_DIR/analysis.json")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Accuracy within 5% per group of test matrices (dynamic range, inertia, ...)."""
+    from experiments.failure_analysis import analyze_run, format_analysis
+
+    try:
+        result = analyze_run(args.run_dir, write=not args.no_write)
+    except ValueError as e:
+        return _fail(str(e))
+    print(json.dumps(result, indent=1) if args.json else format_analysis(result))
+    return 0
+
+
 # name -> (add arguments, run, one-line help)
 COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] = {
     "train": (_args_train, cmd_train, "train an MLP or transformer (or --resume a run)"),
     "evaluate": (_args_evaluate, cmd_evaluate, "tolerance accuracy of a run's checkpoint"),
     "summarize": (_args_summarize, cmd_summarize, "accuracy tables of finished run folders"),
     "study": (_args_study, cmd_study, "run the unfinished runs of a study plan, two at a time"),
+    "analyze": (_args_analyze, cmd_analyze, "which test matrices a trained run gets wrong, by group"),
     "models": (_args_models, cmd_models, "list the shipped trained models (or --export a run as one)"),
     "predict": (_args_predict, cmd_predict, "run a shipped model on your own matrices"),
     "tables": (_args_tables, cmd_tables, "regenerate (or --check) the README tables from their records"),

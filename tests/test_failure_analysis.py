@@ -1,0 +1,67 @@
+"""experiments.failure_analysis: accuracy per group of test matrices."""
+
+import numpy as np
+import pytest
+import torch
+
+from experiments.__main__ import main
+from experiments.failure_analysis import analyze_run, group_accuracy
+
+
+def test_group_accuracy_counts_hits_invalid_and_medians():
+    errors = torch.tensor([0.01, 0.2, 0.03, float("inf"), 0.04], dtype=torch.float64)
+    valid = torch.tensor([True, True, True, False, True])
+    groups = [
+        ("a", torch.tensor([1, 1, 0, 0, 0], dtype=torch.bool)),
+        ("b", torch.tensor([0, 0, 1, 1, 1], dtype=torch.bool)),
+        ("empty", torch.zeros(5, dtype=torch.bool)),
+    ]
+    rows = group_accuracy(errors, valid, groups)
+    assert [r["group"] for r in rows] == ["a", "b"]  # empty groups are left out
+    a, b = rows
+    assert (a["n"], a["acc5"], a["invalid"]) == (2, 0.5, 0)
+    assert (b["n"], b["acc5"], b["invalid"]) == (3, pytest.approx(2 / 3), 1)
+    assert b["median_error"] == pytest.approx(0.03)  # over the valid ones: 0.03, 0.04 -> lower median
+
+
+@pytest.fixture(scope="module")
+def tiny_sign_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("fa") / "run"
+    args = [
+        "train",
+        "--config",
+        "tiny-mlp",
+        "--set",
+        "function=sign",
+        "--set",
+        "n=3",
+        "--set",
+        "threads=1",
+        "--out",
+        str(run),
+        "--quiet",
+    ]
+    assert main(args) == 0
+    return run
+
+
+def test_sign_inertia_groups_partition_the_test_set(tiny_sign_run):
+    from experiments.data import TestSet
+
+    result = analyze_run(tiny_sign_run)
+    assert (tiny_sign_run / "analysis.json").is_file()
+    test = TestSet.load(tiny_sign_run / "test_set.pt")
+    positive = (np.linalg.eigvals(test.A.numpy()).real > 0).sum(-1)  # independent inertia
+    rows = result["groups"]["inertia"]
+    for row in rows:
+        k = int(row["group"].split()[0])
+        assert row["n"] == int((positive == k).sum())
+    assert sum(r["n"] for r in rows) == result["n_test"] == len(test)
+    for name in ("max |f(A)_ij|", "max/min |f(A)_ij|"):
+        assert sum(r["n"] for r in result["groups"][name]) == result["n_test"]
+
+
+def test_analyze_cli(tiny_sign_run, capsys):
+    assert main(["analyze", str(tiny_sign_run), "--no-write"]) == 0
+    assert "by inertia" in capsys.readouterr().out
+    assert main(["analyze", str(tiny_sign_run.parent / "missing")]) == 2
