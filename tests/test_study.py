@@ -82,7 +82,9 @@ def test_committed_plan_expands_to_the_study(tmp_path):
         for seed in (0, 1, 2):
             assert f"{f}-mlp-s{seed}" in names
         assert f"{f}-best-s1" in names and f"{f}-best-s2" in names
-    assert len(names) == len(set(names)) == 5 * (4 + 3 + 2)
+    grid = [n for n in names if n.count("-") == 2]  # untagged: <f>-<model>-s<seed>
+    assert len(grid) == len(set(names) & set(grid)) == 5 * (4 + 3 + 2)
+    assert len(names) == len(set(names))
 
 
 def test_plan_default_out_is_relative_to_the_repository():
