@@ -35,13 +35,7 @@ METHOD_STYLE = {
     "scaling_squaring": ("tab:red", "s"),
     "paterson_stockmeyer": ("tab:green", "^"),
 }
-ENCODING_COLOR = {
-    "P10": "tab:blue",
-    "P1000": "tab:orange",
-    "B1999": "tab:green",
-    "FP15": "tab:red",
-    "mlp": "tab:gray",
-}
+from experiments.figures_study import ENCODING_COLOR  # noqa: E402  (one colour per encoding everywhere)
 
 
 def load_json(path: Path) -> dict:
