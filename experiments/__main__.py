@@ -392,6 +392,22 @@ def cmd_compare_functions(args: argparse.Namespace) -> int:
         return _fail(str(e))
 
 
+def _args_generalisation(p: argparse.ArgumentParser) -> None:
+    from experiments.generalisation import add_arguments
+
+    add_arguments(p)
+
+
+def cmd_generalisation(args: argparse.Namespace) -> int:
+    """Shipped models and certified networks on every matrix class (experiments.generalisation)."""
+    from experiments.generalisation import run_cli
+
+    try:
+        return run_cli(args)
+    except ValueError as e:
+        return _fail(str(e))
+
+
 # ---------------------------------------------------------------------------------------------
 # analyze
 
@@ -433,6 +449,11 @@ COMMANDS: dict[str, tuple[Callable, Callable[[argparse.Namespace], int], str]] =
         _args_compare_functions,
         cmd_compare_functions,
         "constructive networks beside trained models for every function, on the study's test sets",
+    ),
+    "generalisation": (
+        _args_generalisation,
+        cmd_generalisation,
+        "shipped models and certified networks on every matrix class, unscaled and norm-scaled",
     ),
     "figures": (study_cli.args_figures, study_cli.cmd_figures, "draw every figure from the result files"),
     "reproduce": (
