@@ -406,6 +406,26 @@ def figure_authors_sweep(results: Path, out: Path) -> list[Path]:
     return _save(figure_accuracy_vs_size(REFERENCE_DIR), out, "fig9_authors_sweep")
 
 
+def generalisation_file(results: Path) -> Path | None:
+    """generalisation.json in ``results``, else in the sibling ``generalisation/`` folder
+    (results/reproduce -> results/generalisation, runs/reproduce -> runs/generalisation)."""
+    for p in (results / "generalisation.json", results.parent / "generalisation" / "generalisation.json"):
+        if p.is_file():
+            return p
+    return None
+
+
+def figure_generalisation(results: Path, out: Path) -> list[Path]:
+    """Fig. 10: accuracy within 5% of every shipped model on every matrix class, unscaled and scaled
+    (experiments.generalisation); skipped when generalisation_file finds no record."""
+    from experiments.generalisation import figure_heatmap
+
+    path = generalisation_file(results)
+    if path is None:
+        raise FileNotFoundError(2, "no generalisation record", str(results.parent / "generalisation"))
+    return _save(figure_heatmap(load_json(path)), out, "fig10_generalisation")
+
+
 FIGURES: dict[str, tuple[Callable, str]] = {
     "fig1_bounds": (
         figure_bounds,
@@ -452,6 +472,11 @@ FIGURES: dict[str, tuple[Callable, str]] = {
         "Accuracy within 5% against training-set size, the authors' MLP protocol (dashed) beside ours "
         "(solid), one panel per function, one line per dimension, Wilson 95% bands (results/authors_sweep).",
     ),
+    "fig10_generalisation": (
+        figure_generalisation,
+        "Accuracy within 5% of each shipped model (rows) on every matrix class (columns), the class as "
+        "defined and rescaled to the training spectral-norm distribution (generalisation.json).",
+    ),
 }
 
 NEEDS_RUNS = {"fig5_accuracy_by_encoding", "fig6_learning_curves", "fig8_accuracy_vs_steps"}
@@ -464,6 +489,7 @@ SOURCES = {
     "fig9_authors_sweep": [
         str(Path(__file__).resolve().parent.parent / "results" / "authors_sweep" / "*.json")
     ],
+    "fig10_generalisation": ["../generalisation/generalisation.json"],
 }
 
 

@@ -75,6 +75,8 @@ __all__ = [
     "constructive_domain",
     "generalisation",
     "markdown",
+    "heatmap_grid",
+    "figure_heatmap",
     "write",
     "add_arguments",
     "run_cli",
@@ -423,6 +425,59 @@ def markdown(result: dict) -> str:
         for s in result["skipped"]:
             out.append(f"- {s['model']} ({s['function']}), {s['class']} {s['variant']}: {s['reason']}")
     return "\n".join(out) + "\n"
+
+
+def heatmap_grid(result: dict, variant: str) -> tuple[list[str], list[str], list[list[float | None]]]:
+    """(row labels "f: model", classes, accuracy within 5% per row and class; None where skipped)."""
+    labels = [f"{m['function']}: {name}" for name, m in result["models"].items()]
+    acc = {
+        (r["model"], r["class"]): r["model_scores"]["accuracy"]["0.05"]["acc"]
+        for r in result["rows"]
+        if r["variant"] == variant
+    }
+    grid = [[acc.get((name, c)) for c in result["classes"]] for name in result["models"]]
+    return labels, list(result["classes"]), grid
+
+
+def figure_heatmap(result: dict):
+    """Accuracy within 5%, rows function: model, columns the classes, unscaled and scaled panels;
+    the training class framed, skipped classes hatched grey. Returns the matplotlib figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    classes = list(result["classes"])
+    rows = len(result["models"])
+    fig, axes = plt.subplots(
+        2,
+        1,
+        layout="constrained",
+        figsize=(max(6.0, 0.62 * len(classes) + 2.5), 1.3 + 2 * (0.45 * rows + 0.9)),
+    )
+    for ax, variant in zip(axes, VARIANTS, strict=True):
+        labels, _, grid = heatmap_grid(result, variant)
+        values = np.array([[np.nan if v is None else 100 * v for v in row] for row in grid], dtype=float)
+        ax.set_facecolor("0.85")
+        im = ax.imshow(np.ma.masked_invalid(values), vmin=0, vmax=100, cmap="viridis", aspect="auto")
+        for i, row in enumerate(values):
+            for j, v in enumerate(row):
+                text = "skip" if np.isnan(v) else f"{v:.0f}"
+                color = "black" if np.isnan(v) or v > 60 else "white"
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color=color)
+        for i, m in enumerate(result["models"].values()):
+            if m["train_distribution"] in classes:
+                j = classes.index(m["train_distribution"])
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", lw=1.5))
+        ax.set_xticks(range(len(classes)), classes, rotation=40, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.grid(False)
+        how = "as defined" if variant == "unscaled" else "rescaled to the training spectral-norm distribution"
+        ax.set_title(f"{variant}: class {how} ({result['size']} matrices each)")
+    fig.colorbar(im, ax=list(axes), label="accuracy within 5% (%)", shrink=0.8)
+    fig.suptitle("Trained on one distribution (red frame), tested on every class")
+    return fig
 
 
 def write(result: dict, out_dir: Path) -> list[Path]:
