@@ -359,3 +359,13 @@ def _functions_bounds(args: list[str], root: Path) -> str:
             name = "exp (scaling and squaring)" if f == "exp" else f
             lines.append("| " + " | ".join([name, words, str(n), *cells]) + " |")
     return "\n".join(lines)
+
+
+@register("generalisation")
+def _generalisation(args: list[str], root: Path) -> str:
+    """``generalisation GENERALISATION_JSON``: accuracy within 5% of each shipped model and certified
+    network per matrix class, unscaled and scaled (experiments.generalisation.markdown)."""
+    from experiments.generalisation import markdown
+
+    _nargs("generalisation", args, 1, "one generalisation.json")
+    return markdown(_json(args[0], root))
