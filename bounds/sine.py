@@ -30,19 +30,17 @@ use exactly those floats), in mpmath at ``DPS`` digits.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mpmath
 
+from ._double_angle import factorial_tail, least_J_then_m, norm_factor, search_double_angles
 from ._symbols import as_int, iverson_ge, maximum
 from .counts import Counts, _counts
 from .rules import (
     DPS,
-    MAX_RADIUS,
-    MAX_SQUARINGS,
     NORMS,
     _ceil_float,
     _check_choice,
@@ -219,19 +217,6 @@ def _rho(x, K: int, k: int, a: int):
     return mpmath.fsum(x**i * f(2 * k + a) / f(2 * k + 2 * i + a) for i in range(K - k + 1))
 
 
-def _tail(x, K: int, a: int):
-    """sum_{i>K} x^i/(2i+a)!, summed until the term is below 10^-(DPS+5) of the sum, plus a
-    geometric bound on the rest (consecutive terms have ratio x/((2i+1+a)(2i+2+a)) < 1/2 there)."""
-    i, term, total = K + 1, x ** (K + 1) / mpmath.factorial(2 * K + 2 + a), mpmath.mpf(0)
-    while True:
-        total += term
-        ratio = x / ((2 * i + 1 + a) * (2 * i + 2 + a))
-        term *= ratio
-        i += 1
-        if ratio < 0.5 and term < total * mpmath.mpf(10) ** (-DPS - 5):
-            return total + 2 * term  # term + term ratio + ... <= 2 term
-
-
 def _horner(x, K: int, a: int, e_C, theta, gamma):
     """The Horner recursion of Lemma T1 (a = 0, degree K in C) or T3 (a = 1): ranges mu_k (k = 1..K-1,
     rounded up) and b_0."""
@@ -276,12 +261,12 @@ def _constants(n, rs, J, ms, t):
     gamma = _up(x + e_C)
     mu_sin, b_sin = _horner(x, J, 1, e_C, theta, gamma)
     mu_sin[0] = _up(_rho(x, J, 0, 1) + b_sin)
-    dS0 = t * rs * _tail(x, J, 1) + rs * b_sin + theta * rs * mu_sin[0]
+    dS0 = t * rs * factorial_tail(x, J, 1) + rs * b_sin + theta * rs * mu_sin[0]
     nuS0 = _up(min(rs * mu_sin[0] * (1 + theta), mpmath.sinh(rs) + dS0))
     mu_cos, dY0, nuY0 = {}, mpmath.mpf(0), mpmath.mpf(0)
     if len(ms) > 1:
         mu_cos, b_cos = _horner(x, J + 1, 0, e_C, theta, gamma)
-        dY0 = t * _tail(x, J + 1, 0) + b_cos
+        dY0 = t * factorial_tail(x, J + 1, 0) + b_cos
         nuY0 = _up(_rho(x, J + 1, 0, 0) + b_cos)
     dS, nuS, dY, nuY, MS, MY = _doubling(n, rs, dS0, nuS0, dY0, nuY0, ms[1:])
     return gamma, e_C, mu_sin, mu_cos, MS, MY, dS, nuS, dY, nuY
@@ -290,9 +275,9 @@ def _constants(n, rs, J, ms, t):
 def _truncation_only(n, rs, J, s, t):
     """d^S_s of Lemma T4 with every network error zero (exact products): step 1 of Rule N."""
     x = rs**2
-    dY0 = t * _tail(x, J + 1, 0) if s else mpmath.mpf(0)
+    dY0 = t * factorial_tail(x, J + 1, 0) if s else mpmath.mpf(0)
     nuY0 = _rho(x, J + 1, 0, 0) if s else mpmath.mpf(0)
-    out = _doubling(n, rs, t * rs * _tail(x, J, 1), rs * _rho(x, J, 0, 1), dY0, nuY0, [1] * s, False)
+    out = _doubling(n, rs, t * rs * factorial_tail(x, J, 1), rs * _rho(x, J, 0, 1), dY0, nuY0, [1] * s, False)
     return out[0][-1]
 
 
@@ -323,7 +308,7 @@ def sine_constants(n: int, r: float, s: int, J: int, m: Sequence[int], norm: str
     norm = _check_choice("norm", norm, NORMS)
     with mpmath.workdps(DPS):
         rs = mpmath.mpf(r) / 2**s
-        t = mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1)
+        t = norm_factor(n, norm)
         return _rounded(*_constants(n, rs, int(J), list(m), t))
 
 
@@ -333,17 +318,13 @@ def sine_constants(n: int, r: float, s: int, J: int, m: Sequence[int], norm: str
 def _rule_s(n, eps, r, s, t):
     """(J, m) of Rule N at s, or None."""
     rs = r / 2**s
-    J = 1
-    while _truncation_only(n, rs, J, s, t) > eps / 2:
-        J += 1
-        if J > _J_MAX:
-            return None
-    m = 1
-    while _constants(n, rs, J, [m] * (s + 1), t)[6][-1] > eps:
-        m += 1
-        if m > _M_MAX:
-            return None
-    return J, m
+    return least_J_then_m(
+        lambda J: _truncation_only(n, rs, J, s, t),
+        lambda J, m: _constants(n, rs, J, [m] * (s + 1), t)[6][-1],
+        eps,
+        _J_MAX,
+        _M_MAX,
+    )
 
 
 def choose_sine(function: str, n: int, eps: float, r: float, norm: str = "fro", *, s: int | None = None):
@@ -359,51 +340,24 @@ def choose_sine(function: str, n: int, eps: float, r: float, norm: str = "fro", 
     function = _check_choice("function", function, tuple(SINE_FUNCTIONS))
     n, eps, r = _check_n(n), _check_eps(eps), _check_r(r)
     norm = _check_choice("norm", norm, NORMS)
-    if r > MAX_RADIUS:
-        # The bounds grow like cosh(r) ~ e^r / 2, as exp's do: beyond MAX_RADIUS no float64
-        # network resolves any eps < 1, and the search would run for minutes.
-        raise ValueError(
-            f"r = {r!r} exceeds MAX_RADIUS = {MAX_RADIUS:g}, the largest radius for which the sin/sinh rules "
-            "are evaluated (their error constants grow like e^r, as exp's)"
-        )
-    if s is not None and (
-        isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= MAX_SQUARINGS
-    ):
-        raise ValueError(
-            f"s (the number of double angles) must be an integer in [0, {MAX_SQUARINGS}], got {s!r}"
-        )
-    s_range = [int(s)] if s is not None else range(max(0, math.ceil(math.log2(r))) + 9)
-    best = None
     with mpmath.workdps(DPS):
-        t = mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1)
-        for sv in s_range:
-            found = _rule_s(n, mpmath.mpf(eps), mpmath.mpf(r), sv, t)
-            if found is None:
-                continue
-            J, m = found
-            c = sine_counts(n, J, [m] * (sv + 1))
-            key = (c.depth, c.params, sv)
-            if best is None or key < best[0]:
-                best = (key, sv, J, m, c)
-        if best is None:
-            raise ValueError(f"no s, J <= {_J_MAX}, m <= {_M_MAX} meets eps = {eps} at r = {r}")
-        _, sv, J, m, c = best
-        ms = (m,) * (sv + 1)
-        rs = mpmath.mpf(r) / 2**sv
-        consts = _constants(n, rs, J, list(ms), t)
+        found = search_double_angles(
+            "sin/sinh", n, eps, r, norm, s, _rule_s, sine_counts, f"J <= {_J_MAX}, m <= {_M_MAX}"
+        )
+        consts = _constants(n, found.r_s, found.J, list(found.m), found.t)
         return SineChoice(
             function=function,
             n=n,
             eps=eps,
             r=r,
             norm=norm,
-            J=J,
-            s=sv,
-            m=ms,
-            depth=c.depth,
-            width=c.width,
-            params=c.params,
+            J=found.J,
+            s=found.s,
+            m=found.m,
+            depth=found.counts.depth,
+            width=found.counts.width,
+            params=found.counts.params,
             certified_error=min(eps, _ceil_float(consts[6][-1])),
-            r_s=_ceil_float(rs),
+            r_s=_ceil_float(found.r_s),
             constants=_rounded(*consts),
         )

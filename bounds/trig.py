@@ -26,19 +26,17 @@ with ``d_s <= eps``; s minimises depth (ties: params, then s). Constants are dec
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mpmath
 
+from ._double_angle import factorial_tail, least_J_then_m, norm_factor, search_double_angles
 from ._symbols import as_int, iverson_ge, maximum
 from .counts import Counts, _counts
 from .rules import (
     DPS,
-    MAX_RADIUS,
-    MAX_SQUARINGS,
     NORMS,
     _ceil_float,
     _check_choice,
@@ -196,20 +194,7 @@ def _taylor(n: int, rs, J: int, m0: int):
     for k in range(J - 1, 0, -1):
         mu[k] = rho(k) + b
         b = (x * b + e_C * mu[k] + theta * gamma * mu[k]) / ((2 * k - 1) * (2 * k))
-    return gamma, e_C, mu, b, rho(0), _tail(x, J)
-
-
-def _tail(x, J: int):
-    """tau_J = sum_{i>J} x^i/(2i)!, summed until the term is below 10^-(DPS+5) of the sum, plus a
-    geometric bound on the rest (the ratio of consecutive terms is x/((2i+1)(2i+2)) < 1/2 there)."""
-    i, term, total = J + 1, x ** (J + 1) / mpmath.factorial(2 * J + 2), mpmath.mpf(0)
-    while True:
-        total += term
-        ratio = x / ((2 * i + 1) * (2 * i + 2))
-        term *= ratio
-        i += 1
-        if ratio < 0.5 and term < total * mpmath.mpf(10) ** (-DPS - 5):
-            return total + 2 * term  # term + term ratio + ... <= 2 term
+    return gamma, e_C, mu, b, rho(0), factorial_tail(x, J, 0)
 
 
 def _doubling(n: int, rs, d0, nu0, msq, with_network: bool = True):
@@ -238,7 +223,7 @@ def cos_constants(n: int, r: float, s: int, J: int, m: Sequence[int], norm: str 
         raise ValueError(f"m must hold s + 1 = {s + 1} integers (m_0, m_1..m_s), got {tuple(m)!r}")
     with mpmath.workdps(DPS):
         rs = mpmath.mpf(r) / 2**s
-        t = mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1)
+        t = norm_factor(n, norm)
         return _rounded(*_constants(n, rs, J, list(m), t))
 
 
@@ -259,24 +244,23 @@ def _rounded(gamma, e_C, mu, b0, trunc, M, nu, d) -> TrigConstants:
 # ------------------------------------------------------------------------------- rule
 
 
+def _truncation_only(n, rs, J, s, t):
+    """d_s of Lemma T2 with every network error zero (b_0 = e_j = 0): step 1 of Rule T."""
+    x = rs**2
+    rho0 = mpmath.fsum(x**i / mpmath.factorial(2 * i) for i in range(J + 1))
+    return _doubling(n, rs, t * factorial_tail(x, J, 0), rho0, [1] * s, with_network=False)[2][-1]
+
+
 def _rule_s(n, eps, r, s, t):
     """(J, m) of Rule T at s, or None."""
     rs = r / 2**s
-    J = 1
-    while True:
-        x = rs**2
-        rho0 = mpmath.fsum(x**i / mpmath.factorial(2 * i) for i in range(J + 1))
-        if _doubling(n, rs, t * _tail(x, J), rho0, [1] * s, with_network=False)[2][-1] <= eps / 2:
-            break
-        J += 1
-        if J > _J_MAX:
-            return None
-    m = 1
-    while _constants(n, rs, J, [m] * (s + 1), t)[-1][-1] > eps:
-        m += 1
-        if m > _M_MAX:
-            return None
-    return J, m
+    return least_J_then_m(
+        lambda J: _truncation_only(n, rs, J, s, t),
+        lambda J, m: _constants(n, rs, J, [m] * (s + 1), t)[-1][-1],
+        eps,
+        _J_MAX,
+        _M_MAX,
+    )
 
 
 def choose_trig(function: str, n: int, eps: float, r: float, norm: str = "fro", *, s: int | None = None):
@@ -292,51 +276,24 @@ def choose_trig(function: str, n: int, eps: float, r: float, norm: str = "fro", 
     function = _check_choice("function", function, tuple(TRIG_FUNCTIONS))
     n, eps, r = _check_n(n), _check_eps(eps), _check_r(r)
     norm = _check_choice("norm", norm, NORMS)
-    if r > MAX_RADIUS:
-        # The bounds grow like cosh(r) ~ e^r / 2, as exp's do: beyond MAX_RADIUS no float64
-        # network resolves any eps < 1, and the search would run for minutes.
-        raise ValueError(
-            f"r = {r!r} exceeds MAX_RADIUS = {MAX_RADIUS:g}, the largest radius for which the cos/cosh rules "
-            "are evaluated (their error constants grow like e^r, as exp's)"
-        )
-    if s is not None and (
-        isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s <= MAX_SQUARINGS
-    ):
-        raise ValueError(
-            f"s (the number of double angles) must be an integer in [0, {MAX_SQUARINGS}], got {s!r}"
-        )
-    s_range = [int(s)] if s is not None else range(max(0, math.ceil(math.log2(r))) + 9)
-    best = None
     with mpmath.workdps(DPS):
-        t = mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1)
-        for sv in s_range:
-            found = _rule_s(n, mpmath.mpf(eps), mpmath.mpf(r), sv, t)
-            if found is None:
-                continue
-            J, m = found
-            c = cos_counts(n, J, [m] * (sv + 1))
-            key = (c.depth, c.params, sv)
-            if best is None or key < best[0]:
-                best = (key, sv, J, m, c)
-        if best is None:
-            raise ValueError(f"no s, J <= {_J_MAX}, m <= {_M_MAX} meets eps = {eps} at r = {r}")
-        _, sv, J, m, c = best
-        ms = (m,) * (sv + 1)
-        rs = mpmath.mpf(r) / 2**sv
-        consts = _constants(n, rs, J, list(ms), t)
+        found = search_double_angles(
+            "cos/cosh", n, eps, r, norm, s, _rule_s, cos_counts, f"J <= {_J_MAX}, m <= {_M_MAX}"
+        )
+        consts = _constants(n, found.r_s, found.J, list(found.m), found.t)
         return TrigChoice(
             function=function,
             n=n,
             eps=eps,
             r=r,
             norm=norm,
-            J=J,
-            s=sv,
-            m=ms,
-            depth=c.depth,
-            width=c.width,
-            params=c.params,
+            J=found.J,
+            s=found.s,
+            m=found.m,
+            depth=found.counts.depth,
+            width=found.counts.width,
+            params=found.counts.params,
             certified_error=min(eps, _ceil_float(consts[-1][-1])),
-            r_s=_ceil_float(rs),
+            r_s=_ceil_float(found.r_s),
             constants=_rounded(*consts),
         )
