@@ -21,6 +21,8 @@ parameters), two seeded test sets of ``size`` n x n matrices are drawn and score
   rule has an absolute floor of ``1e-10 max(1, ||A||_F)``, and exp may overflow): a scaled matrix
   that fails it (or a zero matrix) is dropped and replaced by the next class draw (of ``seed_c``'s
   generator, scaled the same way); the drops are counted (``dropped_after_scaling``).
+  Scaling matches the spectral norm only, not the entry range: a rescaled matrix may have entries
+  beyond any training draw's (e.g. > c for uniform training entries in [-c, c]).
 
 A class is skipped for f, and the output says why, when it yields no well-posed matrix: none of
 ``PROBE_SIZE`` candidates passes the rule, or ``sample`` gives up (fewer than 1 in 1000
