@@ -19,6 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["FIGURES", "draw_all", "load_json"]
 
+_REPO = Path(__file__).resolve().parent.parent
+
 plt.rcParams.update(
     {
         "figure.dpi": 110,
@@ -235,16 +237,22 @@ def figure_squaring(results: Path, out: Path) -> list[Path]:
     return _save(fig, out, "fig3_squaring")
 
 
-def compare_functions_file(results: Path) -> Path | None:
-    """compare_functions.json in ``results``, else in the sibling ``compare_functions/`` folder
-    (results/reproduce -> results/compare_functions, runs/reproduce -> runs/compare_functions)."""
+def _record_file(results: Path, name: str) -> Path | None:
+    """``<name>.json`` in ``results``, else in the sibling ``<name>/`` folder (runs/reproduce ->
+    runs/<name>: a user's fresh output), else the committed reference ``results/<name>/``."""
     for p in (
-        results / "compare_functions.json",
-        results.parent / "compare_functions" / "compare_functions.json",
+        results / f"{name}.json",
+        results.parent / name / f"{name}.json",
+        _REPO / "results" / name / f"{name}.json",
     ):
         if p.is_file():
             return p
     return None
+
+
+def compare_functions_file(results: Path) -> Path | None:
+    """compare_functions.json for figure 4's per-function panels (see _record_file)."""
+    return _record_file(results, "compare_functions")
 
 
 def _error_vs_params_panel(ax, rows: list[dict], title: str, norm: str) -> None:
@@ -407,12 +415,8 @@ def figure_authors_sweep(results: Path, out: Path) -> list[Path]:
 
 
 def generalisation_file(results: Path) -> Path | None:
-    """generalisation.json in ``results``, else in the sibling ``generalisation/`` folder
-    (results/reproduce -> results/generalisation, runs/reproduce -> runs/generalisation)."""
-    for p in (results / "generalisation.json", results.parent / "generalisation" / "generalisation.json"):
-        if p.is_file():
-            return p
-    return None
+    """generalisation.json for figure 10 (see _record_file)."""
+    return _record_file(results, "generalisation")
 
 
 def figure_generalisation(results: Path, out: Path) -> list[Path]:

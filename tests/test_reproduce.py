@@ -21,8 +21,14 @@ def tiny_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_every_figure_and_result_file_is_written(tiny_run):
+    from experiments.authors_sweep import REFERENCE_DIR
+
     out, written = tiny_run
     for name in FIGURES:
+        if name == "fig9_authors_sweep" and not any(REFERENCE_DIR.glob("**/*.json")):
+            # No committed sweep records yet: the figure must be absent, not drawn empty.
+            assert not (out / "figures" / f"{name}.png").exists()
+            continue
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
     for f in (
