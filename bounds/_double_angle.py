@@ -16,14 +16,9 @@ from dataclasses import dataclass
 import mpmath
 
 from .counts import Counts
-from .rules import DPS, MAX_RADIUS, MAX_SQUARINGS
+from .rules import DPS, MAX_RADIUS, MAX_SQUARINGS, _norm_factor
 
-__all__ = ["DoubleAngleSearch", "norm_factor", "factorial_tail", "least_J_then_m", "search_double_angles"]
-
-
-def norm_factor(n: int, norm: str):
-    """t of the truncation term: sqrt(n) for the Frobenius norm, 1 for the spectral norm (mpf)."""
-    return mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1)
+__all__ = ["DoubleAngleSearch", "factorial_tail", "least_J_then_m", "search_double_angles"]
 
 
 def factorial_tail(x, K: int, a: int):
@@ -109,7 +104,7 @@ def search_double_angles(
     s_range = [int(s)] if s is not None else range(max(0, math.ceil(math.log2(r))) + 9)
     best = None
     with mpmath.workdps(DPS):
-        t = norm_factor(n, norm)
+        t = _norm_factor(n, norm)
         for sv in s_range:
             found = rule_s(n, mpmath.mpf(eps), mpmath.mpf(r), sv, t)
             if found is None:

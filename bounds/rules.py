@@ -179,6 +179,12 @@ def _ceil_float(x) -> float:
     return f
 
 
+def _norm_factor(n: int, norm: str):
+    """t of the truncation term (an mpf): sqrt(n) for the Frobenius norm, 1 for the spectral norm
+    (||X||_F <= sqrt(n) ||X||_2 for an n x n matrix)."""
+    return mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1)
+
+
 class _Taylor:
     """Terms t_j = r^j / j! of e^r, with Taylor sums and rigorous tail upper bounds."""
 
@@ -436,7 +442,7 @@ def _rule_ss(n: int, eps, r, s: int, norm: str) -> _RuleSS | None:
     G = [mpmath.mpf(1)] * (s + 1)
     for j in range(s - 1, -1, -1):
         G[j] = G[j + 1] * (2 * c[j] + eps)
-    root_n = mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1)
+    root_n = _norm_factor(n, norm)
     start = _tail_lower_start(tay, 1 if s >= 1 else 0, eps / (s + 2) / (G[0] * root_n))
     K = _least_K(lambda k: G[0] * root_n * tay.tau(k) <= eps / (s + 2), start)
     if K is None:

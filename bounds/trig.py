@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import mpmath
 
-from ._double_angle import factorial_tail, least_J_then_m, norm_factor, search_double_angles
+from ._double_angle import factorial_tail, least_J_then_m, search_double_angles
 from ._symbols import as_int, iverson_ge, maximum
 from .counts import Counts, _counts
 from .rules import (
@@ -43,6 +43,7 @@ from .rules import (
     _check_eps,
     _check_n,
     _check_r,
+    _norm_factor,
 )
 from .stages import (
     carry_params,
@@ -223,7 +224,7 @@ def cos_constants(n: int, r: float, s: int, J: int, m: Sequence[int], norm: str 
         raise ValueError(f"m must hold s + 1 = {s + 1} integers (m_0, m_1..m_s), got {tuple(m)!r}")
     with mpmath.workdps(DPS):
         rs = mpmath.mpf(r) / 2**s
-        t = norm_factor(n, norm)
+        t = _norm_factor(n, norm)
         return _rounded(*_constants(n, rs, J, list(m), t))
 
 
