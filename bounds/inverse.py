@@ -29,9 +29,10 @@ from dataclasses import dataclass
 
 import mpmath
 
+from ._iterative import IterationChoice, check_rho, least_steps, least_uniform_m
 from ._symbols import as_int, iota1, iota2, maximum, omega1, omega2
 from .counts import Counts, _counts, square_first, square_first_from_taylor
-from .rules import DPS, NORMS, _ceil_float, _check_choice, _check_eps, _check_n, _check_real
+from .rules import DPS, NORMS, _ceil_float, _check_choice, _check_eps, _check_n, _norm_factor
 
 __all__ = [
     "InverseChoice",
@@ -67,7 +68,7 @@ class InverseConstants:
 
 
 @dataclass(frozen=True)
-class InverseChoice:
+class InverseChoice(IterationChoice):
     """An inverse network chosen by Rule I (docs/inverse_network.md).
 
     Guarantees ``sup_{||I - A||_2 <= rho} ||Phi(A) - A^-1|| <= certified_error <= eps`` in the
@@ -78,18 +79,6 @@ class InverseChoice:
     ``iteration_error`` = t rho^(2^k) / (1 - rho) (t = sqrt(n) or 1), ``network_error`` = p_k.
     """
 
-    n: int
-    eps: float
-    rho: float
-    norm: str
-    k: int
-    m: tuple[int, ...]
-    depth: int
-    width: int
-    params: int
-    certified_error: float
-    iteration_error: float
-    network_error: float
     constants: InverseConstants
 
     def to_dict(self) -> dict:
@@ -165,14 +154,6 @@ def inverse_counts(n, k: int, m: Sequence[int]) -> Counts:
 # ---------------------------------------------------------------------------- constants
 
 
-def check_rho(rho, what: str = "||I - A||_2") -> float:
-    """rho as a float in [0, 1), or ValueError naming the domain bound ``what``."""
-    rho = _check_real("rho", rho)
-    if not 0.0 <= rho < 1.0:
-        raise ValueError(f"rho (the bound on {what}) must lie in [0, 1), got {rho!r}")
-    return rho
-
-
 def _truncation(rho, k: int):
     """Lemma I1: rho^(2^k) / (1 - rho) >= ||A^-1 - P_k||_2."""
     return rho ** (2**k) / (1 - rho)
@@ -246,27 +227,16 @@ def choose_inverse(n: int, eps: float, rho: float, norm: str = "fro") -> Inverse
     rho = check_rho(rho)
     norm = _check_choice("norm", norm, NORMS)
     with mpmath.workdps(DPS):
-        epsm, t = mpmath.mpf(eps), (mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1))
-        rm = mpmath.mpf(rho)
-        k = 1
-        while t * _truncation(rm, k) > epsm / 2:
-            k += 1
-            if k > _K_MAX:
-                raise ValueError(f"no k <= {_K_MAX} reaches eps = {eps} (rho too close to 1)")
+        t, rm = _norm_factor(n, norm), mpmath.mpf(rho)
+        k = least_steps(lambda k: t * _truncation(rm, k), 1, eps, _K_MAX)
         trunc = t * _truncation(rm, k)
         if k == 1:
             ms, net_err, consts = [], mpmath.mpf(0), InverseConstants((), (), (), (), (), (), ())
         else:
-            m = 1
-            while True:
-                ms = [m] * k
-                raw = _network(n, rm, ms)
-                if trunc + raw[-1][-1] <= epsm:
-                    break
-                m += 1
-                if m > _M_MAX:
-                    raise ValueError(f"no m <= {_M_MAX} meets eps = {eps}")
-            net_err, consts = raw[-1][-1], _constants(*raw)
+            m, raw = least_uniform_m(
+                lambda m: _network(n, rm, [m] * k), lambda raw: trunc + raw[-1][-1], eps, _M_MAX
+            )
+            ms, net_err, consts = [m] * k, raw[-1][-1], _constants(*raw)
         counts = inverse_counts(n, k, ms)
         return InverseChoice(
             n=n,

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import mpmath
 
+from ._iterative import check_rho, least_uniform_m
 from ._symbols import as_int, iota2, iverson_ge, omega2
 from .counts import Counts, _counts
-from .inverse import check_rho
 from .rules import DPS, NORMS, _ceil_float, _check_choice, _check_eps, _check_n
 
 __all__ = [
@@ -236,14 +236,10 @@ def choose_log(n: int, eps: float, rho: float, norm: str = "fro") -> LogChoice:
         if K <= 1:
             ms, net_err, consts = (), mpmath.mpf(0), LogConstants((), (), ())
         else:
-            m, sigma = 1, _sigma(rm, K)
-            while True:
-                raw = _network(n, rm, sigma, m)
-                if trunc + raw[2][0] <= epsm:
-                    break
-                m += 1
-                if m > _M_MAX:
-                    raise ValueError(f"no m <= {_M_MAX} meets eps = {eps}")
+            sigma = _sigma(rm, K)
+            m, raw = least_uniform_m(
+                lambda m: _network(n, rm, sigma, m), lambda raw: trunc + raw[2][0], eps, _M_MAX
+            )
             ms, net_err, consts = (m,), raw[2][0], _constants(*raw)
         counts = log_counts(n, K, ms[0] if ms else None)
         return LogChoice(

@@ -28,9 +28,20 @@ from dataclasses import dataclass
 
 import mpmath
 
+from ._iterative import check_rho, least_steps
 from ._symbols import as_int, iota1, iota2, omega1, omega2
 from .counts import Counts, _counts
-from .rules import DPS, NORMS, _ceil_float, _check_choice, _check_eps, _check_n, _check_real, _least_m
+from .rules import (
+    DPS,
+    NORMS,
+    _ceil_float,
+    _check_choice,
+    _check_eps,
+    _check_n,
+    _check_real,
+    _least_m,
+    _norm_factor,
+)
 
 __all__ = [
     "SignChoice",
@@ -174,9 +185,7 @@ def sign_counts(n, k: int, m: Sequence[int]) -> Counts:
 
 
 def _check_domain(rho, alpha):
-    rho = _check_real("rho", rho)
-    if not 0.0 <= rho < 1.0:
-        raise ValueError(f"rho (the bound on ||I - A^2||_2) must lie in [0, 1), got {rho!r}")
+    rho = check_rho(rho, "||I - A^2||_2")
     if alpha is None:
         with mpmath.workdps(DPS):
             alpha = _ceil_float(mpmath.sqrt(1 + mpmath.mpf(rho)))
@@ -269,13 +278,9 @@ def choose_sign(n: int, eps: float, rho: float, alpha: float | None = None, norm
     rho, alpha = _check_domain(rho, alpha)
     norm = _check_choice("norm", norm, NORMS)
     with mpmath.workdps(DPS):
-        epsm, t = mpmath.mpf(eps), (mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1))
+        epsm, t = mpmath.mpf(eps), _norm_factor(n, norm)
         rm, am = mpmath.mpf(rho), mpmath.mpf(alpha)
-        k = 0
-        while t * _iteration(rm, am, k)[2][-1] > epsm / 2:
-            k += 1
-            if k > _K_MAX:
-                raise ValueError(f"no k <= {_K_MAX} reaches eps = {eps} (rho too close to 1)")
+        k = least_steps(lambda k: t * _iteration(rm, am, k)[2][-1], 0, eps, _K_MAX)
         sigma, rhos, g, xi = _iteration(rm, am, k)
         trunc = t * g[-1]
         m = 0

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import mpmath
 
+from ._iterative import IterationChoice, check_rho, least_steps, least_uniform_m
 from ._symbols import as_int, iota2, omega2
 from .counts import Counts, _counts
-from .inverse import check_rho
-from .rules import DPS, NORMS, _ceil_float, _check_choice, _check_eps, _check_n
+from .rules import DPS, NORMS, _ceil_float, _check_choice, _check_eps, _check_n, _norm_factor
 
 __all__ = [
     "SqrtChoice",
@@ -67,7 +67,7 @@ class SqrtConstants:
 
 
 @dataclass(frozen=True)
-class SqrtChoice:
+class SqrtChoice(IterationChoice):
     """A square-root network chosen by Rule Q (docs/sqrt_network.md).
 
     Guarantees ``sup_{||I - A||_2 <= rho} ||Phi(A) - A^(1/2)|| <= certified_error <= eps`` (principal
@@ -78,18 +78,6 @@ class SqrtChoice:
     t g_k, ``network_error`` = y_k.
     """
 
-    n: int
-    eps: float
-    rho: float
-    norm: str
-    k: int
-    m: tuple[int, ...]
-    depth: int
-    width: int
-    params: int
-    certified_error: float
-    iteration_error: float
-    network_error: float
     constants: SqrtConstants
 
     def to_dict(self) -> dict:
@@ -256,28 +244,21 @@ def choose_sqrt(n: int, eps: float, rho: float, norm: str = "fro") -> SqrtChoice
     rho = check_rho(rho)
     norm = _check_choice("norm", norm, NORMS)
     with mpmath.workdps(DPS):
-        epsm, t = mpmath.mpf(eps), (mpmath.sqrt(n) if norm == "fro" else mpmath.mpf(1))
-        rm = mpmath.mpf(rho)
-        k = 0
-        while t * _iteration(rm, k)[1][-1] > epsm / 2:
-            k += 1
-            if k > _K_MAX:
-                raise ValueError(f"no k <= {_K_MAX} reaches eps = {eps} (rho too close to 1)")
+        t, rm = _norm_factor(n, norm), mpmath.mpf(rho)
+        k = least_steps(lambda k: t * _iteration(rm, k)[1][-1], 0, eps, _K_MAX)
         rhos, g, eta, zeta = _iteration(rm, k)
         trunc = t * g[-1]
         if k == 0:
             ms, net_err = [], mpmath.mpf(0)
             consts = _constants(rhos, g, eta, zeta, [0], [0], [], [], [])
         else:
-            m = 1
-            while True:
-                ms = [m] * (2 * k - 1)
-                raw = _network(n, rm, rhos, eta, zeta, ms)
-                if trunc + raw[0][-1] <= epsm:
-                    break
-                m += 1
-                if m > _M_MAX:
-                    raise ValueError(f"no m <= {_M_MAX} meets eps = {eps}")
+            m, raw = least_uniform_m(
+                lambda m: _network(n, rm, rhos, eta, zeta, [m] * (2 * k - 1)),
+                lambda raw: trunc + raw[0][-1],
+                eps,
+                _M_MAX,
+            )
+            ms = [m] * (2 * k - 1)
             net_err, consts = raw[0][-1], _constants(rhos, g, eta, zeta, *raw)
         counts = sqrt_counts(n, k, ms)
         return SqrtChoice(
