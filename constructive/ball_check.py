@@ -16,7 +16,7 @@ import mpmath
 import numpy as np
 import torch
 
-from .check import CheckResult, _scale_to_norm, ball_samples, structured_inputs
+from .check import CheckResult, _scale_to_norm, ball_samples, result_from_errors, structured_inputs
 
 __all__ = ["nonnormal_inputs", "mp_reference", "ascent", "check_ball_network"]
 
@@ -94,13 +94,4 @@ def check_ball_network(
         worst = torch.topk(pool_err, min(adversarial_starts, len(pool))).indices
         kinds["adversarial"] = ascent(net, surrogate, pool[worst], adversarial_steps)
         errs["adversarial"] = _errors(net, kinds["adversarial"], reference, digits, ord_)
-    by_kind = {k: float(e.max()) for k, e in errs.items()}
-    worst_kind = max(by_kind, key=by_kind.get)
-    return CheckResult(
-        eps=float(net.eps),
-        worst_error=by_kind[worst_kind],
-        worst_kind=worst_kind,
-        by_kind=by_kind,
-        inputs=sum(len(A) for A in kinds.values()),
-        reference="mpmath (40 digits)" if digits else reference_name,
-    )
+    return result_from_errors(net.eps, kinds, errs, "mpmath (40 digits)" if digits else reference_name)

@@ -17,6 +17,7 @@ import torch
 
 __all__ = [
     "CheckResult",
+    "result_from_errors",
     "ball_samples",
     "structured_inputs",
     "reference_exp",
@@ -130,6 +131,22 @@ class CheckResult:
         return self.worst_error <= self.eps
 
 
+def result_from_errors(eps, kinds: dict, errs: dict, reference: str) -> CheckResult:
+    """The :class:`CheckResult` of a worst-case search: ``errs`` maps an input kind to its errors (a
+    tensor or array), ``kinds`` the kind to its inputs; the worst kind is the first with the largest
+    error, ``inputs`` counts the inputs of the kinds in ``errs``."""
+    by_kind = {k: float(e.max()) for k, e in errs.items()}
+    worst_kind = max(by_kind, key=by_kind.get)
+    return CheckResult(
+        eps=float(eps),
+        worst_error=by_kind[worst_kind],
+        worst_kind=worst_kind,
+        by_kind=by_kind,
+        inputs=sum(len(kinds[k]) for k in errs),
+        reference=reference,
+    )
+
+
 def check_network(
     net, count: int = 200, seed: int = 0, adversarial_starts: int = 6, adversarial_steps: int = 30
 ) -> CheckResult:
@@ -149,13 +166,4 @@ def check_network(
         worst = torch.topk(errs["random"], min(adversarial_starts, count)).indices
         kinds["adversarial"] = adversarial_search(net, kinds["random"][worst], adversarial_steps)
         errs["adversarial"] = _errors(net, kinds["adversarial"], ord_, digits)
-    by_kind = {k: float(e.max()) for k, e in errs.items()}
-    worst_kind = max(by_kind, key=by_kind.get)
-    return CheckResult(
-        eps=float(net.eps),
-        worst_error=by_kind[worst_kind],
-        worst_kind=worst_kind,
-        by_kind=by_kind,
-        inputs=sum(len(A) for A in kinds.values()),
-        reference="mpmath (40 digits)" if digits else "scipy.linalg.expm",
-    )
+    return result_from_errors(net.eps, kinds, errs, "mpmath (40 digits)" if digits else "scipy.linalg.expm")

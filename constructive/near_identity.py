@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from .builder import Carry, Form, NetworkBuilder, form_sum
-from .check import CheckResult
+from .check import CheckResult, result_from_errors
 from .oracle import NORM_SLACK, DomainError, check_input
 from .product import ProductBlock
 
@@ -220,13 +220,4 @@ def check_near_identity_network(
         if len(found):
             kinds["adversarial"] = found
             errs["adversarial"] = _errors(net, found, reference)
-    by_kind = {k: float(e.max()) for k, e in errs.items()}
-    worst_kind = max(by_kind, key=by_kind.get)
-    return CheckResult(
-        eps=float(net.eps),
-        worst_error=by_kind[worst_kind],
-        worst_kind=worst_kind,
-        by_kind=by_kind,
-        inputs=sum(len(kinds[k]) for k in errs),
-        reference=reference_name,
-    )
+    return result_from_errors(net.eps, kinds, errs, reference_name)

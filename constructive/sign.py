@@ -19,7 +19,7 @@ import scipy.linalg
 import torch
 
 from .builder import Carry, NetworkBuilder
-from .check import CheckResult
+from .check import CheckResult, result_from_errors
 from .exp_nets import ExpNetworkBase
 from .matmul import matmul_structured, product_stage
 from .oracle import NORM_SLACK, DomainError, check_dtype, check_input
@@ -304,13 +304,6 @@ def check_sign_network(
             found.append(A)
         kinds["adversarial"] = np.stack(found)
         errs["adversarial"] = _sign_errors(net, kinds["adversarial"], digits)
-    by_kind = {k: float(e.max()) for k, e in errs.items()}
-    worst_kind = max(by_kind, key=by_kind.get)
-    return CheckResult(
-        eps=float(net.eps),
-        worst_error=by_kind[worst_kind],
-        worst_kind=worst_kind,
-        by_kind=by_kind,
-        inputs=sum(len(kinds[k]) for k in errs),
-        reference="mpmath (40 digits)" if digits else "A inv(scipy.linalg.sqrtm(A^2))",
+    return result_from_errors(
+        net.eps, kinds, errs, "mpmath (40 digits)" if digits else "A inv(scipy.linalg.sqrtm(A^2))"
     )
