@@ -18,7 +18,7 @@ from .builder import Carry, Form, NetworkBuilder, form_sum
 from .product import ProductBlock, product_structured
 from .relu_network import ReluNetwork
 
-__all__ = ["MatmulNet", "matmul_structured", "product_stage"]
+__all__ = ["MatmulNet", "matmul_structured", "parallel_product_stage", "product_stage"]
 
 Matrix = list[list[Form]]
 
@@ -56,6 +56,48 @@ def _matmul_products(X: torch.Tensor, Y: torch.Tensor, Mx: float, My: float, m: 
     return product_structured(x, y, Mx, My, m).sum(dim=0).permute(2, 0, 1)  # (N, n_i, n_j)
 
 
+def parallel_product_stage(
+    builder: NetworkBuilder,
+    products: list[tuple[Matrix, Matrix | None, float, float]],
+    m: int,
+    carries: list[Carry] = (),
+) -> list[Matrix]:
+    """Append m hidden layers computing several Lemma 3 products side by side.
+
+    ``products`` holds ``(X, Y, Mx, My)``: ``Pi(X, Y)`` with ranges (Mx, My), or, when ``Y is None``,
+    the squaring variant ``Pi_sq(X)`` of range Mx (blocks (i, i, i) one-branch, THEORY.md pitfall 5;
+    My is not read). X and Y are n x n forms over the current last layer. Every product has its own
+    blocks; the layers are shared with each other and with ``carries``, so the stage costs m layers
+    whatever the number of products. Returns the n x n output forms of each product over the stage's
+    last layer (the sums over l merged into the consumer).
+    """
+    stages = []
+    for X, Y, Mx, My in products:
+        n = len(X)
+        blocks = {}
+        for i in range(n):
+            for j in range(n):
+                for l_ in range(n):
+                    if Y is None and i == l_ == j:
+                        blocks[i, j, l_] = ProductBlock(X[i][i], None, Mx, Mx)
+                    else:
+                        y = X[l_][j] if Y is None else Y[l_][j]
+                        blocks[i, j, l_] = ProductBlock(X[i][l_], y, Mx, Mx if Y is None else My)
+        stages.append((n, blocks))
+    for _ in range(m):
+        layer = builder.new_layer()
+        for _, blocks in stages:
+            for block in blocks.values():
+                block.step(layer)
+        for c in carries:
+            c.step(layer)
+    level = builder.level
+    return [
+        [[form_sum((blocks[i, j, l_].value for l_ in range(n)), level) for j in range(n)] for i in range(n)]
+        for n, blocks in stages
+    ]
+
+
 def product_stage(
     builder: NetworkBuilder,
     X: Matrix,
@@ -65,32 +107,14 @@ def product_stage(
     m: int,
     carries: list[Carry] = (),
 ) -> Matrix:
-    """Append m hidden layers computing ``Pi(X, Y)`` (or ``Pi_sq(X)`` when ``Y is None``).
+    """Append m hidden layers computing ``Pi(X, Y)`` (or ``Pi_sq(X)`` of range Mx when ``Y is None``):
+    :func:`parallel_product_stage` of one product.
 
     X and Y are n x n forms over the current last layer; ``carries`` advance through the same
     layers. Returns the n x n output forms over the stage's last layer (the sum over l merged).
     """
-    n = len(X)
-    square = Y is None
-    blocks = {}
-    for i in range(n):
-        for j in range(n):
-            for l_ in range(n):
-                if square and i == l_ == j:
-                    blocks[i, j, l_] = ProductBlock(X[i][i], None, Mx, Mx)
-                else:
-                    y = X[l_][j] if square else Y[l_][j]
-                    blocks[i, j, l_] = ProductBlock(X[i][l_], y, Mx, My)
-    for _ in range(m):
-        layer = builder.new_layer()
-        for block in blocks.values():
-            block.step(layer)
-        for c in carries:
-            c.step(layer)
-    level = builder.level
-    return [
-        [form_sum((blocks[i, j, l_].value for l_ in range(n)), level) for j in range(n)] for i in range(n)
-    ]
+    (out,) = parallel_product_stage(builder, [(X, Y, Mx, My)], m, carries)
+    return out
 
 
 class MatmulNet(nn.Module):

@@ -12,10 +12,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from .builder import Carry, Form, NetworkBuilder, form_sum
 from .check import CheckResult, result_from_errors
+from .matmul import parallel_product_stage
 from .oracle import NORM_SLACK, DomainError, check_input
-from .product import ProductBlock
 
 __all__ = [
     "check_near_identity",
@@ -24,8 +23,6 @@ __all__ = [
     "parallel_product_stage",
     "check_near_identity_network",
 ]
-
-Matrix = list[list[Form]]
 
 
 def check_near_identity(A, n: int, rho: float, dtype: torch.dtype) -> torch.Tensor:
@@ -42,45 +39,6 @@ def check_near_identity(A, n: int, rho: float, dtype: torch.dtype) -> torch.Tens
                 "matrix/matrices; the guarantee holds only on ||I - A||_2 <= rho"
             )
     return A
-
-
-def parallel_product_stage(
-    builder: NetworkBuilder,
-    jobs: list[tuple[Matrix, Matrix | None, float, float]],
-    m: int,
-    carries: list[Carry] = (),
-) -> list[Matrix]:
-    """Append m hidden layers computing several Lemma 3 products side by side.
-
-    Each job ``(X, Y, Mx, My)`` is ``Pi(X, Y)`` (or the squaring variant ``Pi_sq(X)`` when Y is None:
-    blocks (i, i, i) one-branch, THEORY.md pitfall 5), exactly as ``matmul.product_stage`` builds it;
-    the units of all jobs and the carries share the m layers. Returns one n x n matrix of output
-    forms per job (the sum over l merged into the consumer)."""
-    staged = []
-    for X, Y, Mx, My in jobs:
-        n = len(X)
-        blocks = {}
-        for i in range(n):
-            for j in range(n):
-                for l_ in range(n):
-                    if Y is None and i == l_ == j:
-                        blocks[i, j, l_] = ProductBlock(X[i][i], None, Mx, Mx)
-                    else:
-                        y = X[l_][j] if Y is None else Y[l_][j]
-                        blocks[i, j, l_] = ProductBlock(X[i][l_], y, Mx, My)
-        staged.append((n, blocks))
-    for _ in range(m):
-        layer = builder.new_layer()
-        for _n, blocks in staged:
-            for block in blocks.values():
-                block.step(layer)
-        for c in carries:
-            c.step(layer)
-    level = builder.level
-    return [
-        [[form_sum((blocks[i, j, l_].value for l_ in range(n)), level) for j in range(n)] for i in range(n)]
-        for n, blocks in staged
-    ]
 
 
 # -- inputs of the domain -------------------------------------------------------------------------

@@ -18,12 +18,11 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from .builder import Carry, Form, NetworkBuilder, form_sum
+from .builder import Carry, Form, NetworkBuilder
 from .check import CheckResult
 from .exact import REFERENCES
 from .exp_nets import ExpNetworkBase
-from .matmul import matmul_structured
-from .product import ProductBlock
+from .matmul import matmul_structured, parallel_product_stage
 from .relu_network import ReluNetwork
 
 __all__ = ["SinNetwork", "sine_network", "reference_sine", "check_sine_network", "parallel_product_stage"]
@@ -38,46 +37,6 @@ def _mp_sinh(A):
 
 REFERENCES.setdefault("sin", mpmath.sinm)
 REFERENCES.setdefault("sinh", _mp_sinh)
-
-
-def parallel_product_stage(
-    builder: NetworkBuilder,
-    products: list[tuple[Matrix, Matrix | None, float, float]],
-    m: int,
-    carries: list[Carry] = (),
-) -> list[Matrix]:
-    """Append m hidden layers computing several Lemma 3 products side by side.
-
-    ``products`` holds ``(X, Y, Mx, My)``; ``Y is None`` is the squaring variant ``Pi_sq(X)`` (range
-    Mx, one-branch blocks (i, i, i)). Every product has its own blocks; the layers are shared, so
-    the stage costs m layers whatever the number of products (``constructive.matmul.product_stage``
-    is the one-product case). Returns the n x n output forms of each product (sums over l merged).
-    """
-    stages = []
-    for X, Y, Mx, My in products:
-        n = len(X)
-        blocks = {}
-        for i in range(n):
-            for j in range(n):
-                for l_ in range(n):
-                    if Y is None and i == l_ == j:
-                        blocks[i, j, l_] = ProductBlock(X[i][i], None, Mx, Mx)
-                    else:
-                        y = X[l_][j] if Y is None else Y[l_][j]
-                        blocks[i, j, l_] = ProductBlock(X[i][l_], y, Mx, Mx if Y is None else My)
-        stages.append((n, blocks))
-    for _ in range(m):
-        layer = builder.new_layer()
-        for _, blocks in stages:
-            for block in blocks.values():
-                block.step(layer)
-        for c in carries:
-            c.step(layer)
-    level = builder.level
-    return [
-        [[form_sum((blocks[i, j, l_].value for l_ in range(n)), level) for j in range(n)] for i in range(n)]
-        for n, blocks in stages
-    ]
 
 
 class SinNetwork(ExpNetworkBase):
