@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from .check import CheckResult, _scale_to_norm, ball_samples, result_from_errors, structured_inputs
+from .exact import REFERENCES
 
-__all__ = ["nonnormal_inputs", "mp_reference", "ascent", "check_ball_network"]
+__all__ = ["nonnormal_inputs", "mp_reference", "scipy_reference", "ascent", "check_ball_network"]
 
 
 def nonnormal_inputs(n: int, r: float, generator: torch.Generator) -> torch.Tensor:
@@ -39,6 +40,18 @@ def mp_reference(f_mp: Callable, A: np.ndarray, digits: int) -> np.ndarray:
     """f(A) per matrix of (k, n, n) by the mpmath function ``f_mp`` at ``digits`` digits."""
     with mpmath.workdps(digits):
         return np.stack([np.array(f_mp(mpmath.matrix(a.tolist())).tolist(), dtype=float) for a in A])
+
+
+def scipy_reference(function: str, scipy_f: Callable) -> Callable[[np.ndarray, int | None], np.ndarray]:
+    """``(A, digits) -> f(A)`` per matrix of (k, n, n): ``scipy_f`` (a scipy.linalg function) when
+    ``digits`` is None, else mpmath's ``exact.REFERENCES[function]`` at ``digits`` digits."""
+
+    def ref(A: np.ndarray, digits: int | None) -> np.ndarray:
+        if digits is None:
+            return np.stack([scipy_f(a) for a in A])
+        return mp_reference(REFERENCES[function], A, digits)
+
+    return ref
 
 
 def ascent(net, surrogate, starts: torch.Tensor, steps: int = 30, lr: float = 0.05) -> torch.Tensor:

@@ -14,7 +14,6 @@ Lemmas T3-T4 bound the error; ``bounds.sine.choose_sine`` picks (s, J, m).
 from __future__ import annotations
 
 import mpmath
-import numpy as np
 import scipy.linalg
 import torch
 
@@ -196,16 +195,10 @@ def sine_network(function: str, n: int, eps: float, r: float, norm: str = "fro",
 
 def reference_sine(function: str):
     """``(A, digits) -> f(A)`` per matrix: ``scipy.linalg.sinm/sinhm`` or mpmath at ``digits``."""
+    from .ball_check import scipy_reference
+
     sp_f = {"sin": scipy.linalg.sinm, "sinh": scipy.linalg.sinhm}[function]
-
-    def ref(A: np.ndarray, digits: int | None) -> np.ndarray:
-        if digits is None:
-            return np.stack([sp_f(a) for a in A])
-        from .ball_check import mp_reference
-
-        return mp_reference(REFERENCES[function], A, digits)
-
-    return ref
+    return scipy_reference(function, sp_f)
 
 
 def _surrogate(function: str):

@@ -10,7 +10,6 @@ picks (s, J, m).
 from __future__ import annotations
 
 import mpmath
-import numpy as np
 import scipy.linalg
 import torch
 
@@ -128,16 +127,10 @@ def trig_network(function: str, n: int, eps: float, r: float, norm: str = "fro",
 
 def reference_trig(function: str):
     """``(A, digits) -> f(A)`` per matrix: ``scipy.linalg.cosm/coshm`` or mpmath at ``digits``."""
+    from .ball_check import scipy_reference
+
     sp_f = {"cos": scipy.linalg.cosm, "cosh": scipy.linalg.coshm}[function]
-
-    def ref(A: np.ndarray, digits: int | None) -> np.ndarray:
-        if digits is None:
-            return np.stack([sp_f(a) for a in A])
-        from .ball_check import mp_reference
-
-        return mp_reference(REFERENCES[function], A, digits)
-
-    return ref
+    return scipy_reference(function, sp_f)
 
 
 def _surrogate(function: str):
