@@ -12,11 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import mpmath
 import numpy as np
 import torch
 
-from .check import CheckResult, _scale_to_norm, ball_samples, result_from_errors, structured_inputs
+from .check import (
+    CheckResult,
+    _scale_to_norm,
+    ball_samples,
+    mp_reference,
+    result_from_errors,
+    structured_inputs,
+)
 from .exact import REFERENCES
 
 __all__ = ["nonnormal_inputs", "mp_reference", "scipy_reference", "ascent", "check_ball_network"]
@@ -34,12 +40,6 @@ def nonnormal_inputs(n: int, r: float, generator: torch.Generator) -> torch.Tens
     U = torch.triu(torch.randn(n, n, generator=generator, dtype=torch.float64), 1) * 3 + eye
     mats = torch.stack([0.5 * eye + J, -(0.5 * eye + J), eye + 3 * J, -(eye + 3 * J), U])
     return _scale_to_norm(mats, r)
-
-
-def mp_reference(f_mp: Callable, A: np.ndarray, digits: int) -> np.ndarray:
-    """f(A) per matrix of (k, n, n) by the mpmath function ``f_mp`` at ``digits`` digits."""
-    with mpmath.workdps(digits):
-        return np.stack([np.array(f_mp(mpmath.matrix(a.tolist())).tolist(), dtype=float) for a in A])
 
 
 def scipy_reference(function: str, scipy_f: Callable) -> Callable[[np.ndarray, int | None], np.ndarray]:

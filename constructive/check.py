@@ -8,6 +8,7 @@ Every input lies in the ball ``||A||_2 <= r`` (pitfall 6: entry boxes would leav
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import mpmath
@@ -20,6 +21,7 @@ __all__ = [
     "result_from_errors",
     "ball_samples",
     "structured_inputs",
+    "mp_reference",
     "reference_exp",
     "adversarial_search",
     "check_network",
@@ -71,16 +73,19 @@ def structured_inputs(n: int, r: float, generator: torch.Generator) -> torch.Ten
     return torch.stack(mats)
 
 
+def mp_reference(f_mp: Callable, A: np.ndarray, digits: int) -> np.ndarray:
+    """f(A) per matrix of (k, n, n) by the mpmath function ``f_mp`` at ``digits`` digits."""
+    with mpmath.workdps(digits):
+        return np.stack([np.array(f_mp(mpmath.matrix(a.tolist())).tolist(), dtype=float) for a in A])
+
+
 def reference_exp(A: torch.Tensor, digits: int | None = None) -> torch.Tensor:
     """exp(A) per matrix by ``scipy.linalg.expm`` (digits=None) or mpmath at ``digits`` digits."""
     flat = A.detach().cpu().reshape(-1, A.shape[-2], A.shape[-1]).numpy()
     if digits is None:
         out = np.stack([scipy.linalg.expm(a) for a in flat])
     else:
-        with mpmath.workdps(digits):
-            out = np.stack(
-                [np.array(mpmath.expm(mpmath.matrix(a.tolist())).tolist(), dtype=float) for a in flat]
-            )
+        out = mp_reference(mpmath.expm, flat, digits)
     return torch.from_numpy(out).reshape(A.shape)
 
 

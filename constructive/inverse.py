@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .builder import Carry, NetworkBuilder
-from .check import CheckResult
+from .check import CheckResult, mp_reference
 from .exp_nets import ExpNetworkBase
 from .matmul import matmul_structured
 from .near_identity import check_near_identity, check_near_identity_network, parallel_product_stage
@@ -133,11 +133,7 @@ def reference_inverse(A: np.ndarray, digits: int | None = None) -> np.ndarray:
     most (1 + rho) / (1 - rho) on the domain) or mpmath at ``digits`` digits."""
     if digits is None:
         return np.linalg.inv(A)
-    out = []
-    with mpmath.workdps(digits):
-        for a in A:
-            out.append(np.array(mpmath.inverse(mpmath.matrix(a.tolist())).tolist(), dtype=float))
-    return np.stack(out)
+    return mp_reference(mpmath.inverse, A, digits)
 
 
 def check_inverse_network(

@@ -8,12 +8,11 @@ last product. Lemma P1 bounds the error; ``bounds.power.choose_power`` picks the
 
 from __future__ import annotations
 
-import mpmath
 import numpy as np
 import torch
 
 from .builder import Carry, NetworkBuilder
-from .check import CheckResult
+from .check import CheckResult, mp_reference
 from .exact import REFERENCES
 from .exp_nets import ExpNetworkBase
 from .matmul import matmul_structured, product_stage
@@ -102,8 +101,7 @@ def reference_power(k: int):
     def ref(A: np.ndarray, digits: int | None) -> np.ndarray:
         if digits is None:
             return np.linalg.matrix_power(A, k)
-        with mpmath.workdps(digits):
-            return np.stack([np.array((mpmath.matrix(a.tolist()) ** k).tolist(), dtype=float) for a in A])
+        return mp_reference(lambda M: M**k, A, digits)
 
     return ref
 

@@ -19,7 +19,7 @@ import scipy.linalg
 import torch
 
 from .builder import Carry, NetworkBuilder
-from .check import CheckResult, result_from_errors
+from .check import CheckResult, mp_reference, result_from_errors
 from .exp_nets import ExpNetworkBase
 from .matmul import matmul_structured, product_stage
 from .oracle import NORM_SLACK, DomainError, check_dtype, check_input
@@ -252,12 +252,7 @@ def reference_sign(A: np.ndarray, digits: int | None = None) -> np.ndarray:
     sqrtm form agreed with mpmath to 2e-15 on every input of ``sign_domain_samples`` (n <= 3)."""
     if digits is None:
         return np.stack([a @ np.linalg.inv(np.real(scipy.linalg.sqrtm(a @ a))) for a in A])
-    out = []
-    with mpmath.workdps(digits):
-        for a in A:
-            Am = mpmath.matrix(a.tolist())
-            out.append(np.array((Am * mpmath.inverse(mpmath.sqrtm(Am * Am))).tolist(), dtype=float))
-    return np.stack(out)
+    return mp_reference(lambda Am: Am * mpmath.inverse(mpmath.sqrtm(Am * Am)), A, digits)
 
 
 def _sign_errors(net: SignNetwork, A: np.ndarray, digits) -> np.ndarray:

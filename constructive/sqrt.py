@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .builder import Carry, NetworkBuilder
-from .check import CheckResult
+from .check import CheckResult, mp_reference
 from .exp_nets import ExpNetworkBase
 from .matmul import matmul_structured
 from .near_identity import check_near_identity, check_near_identity_network, parallel_product_stage
@@ -149,11 +149,7 @@ def sqrt_network(
 def reference_sqrt(A: np.ndarray, digits: int = 40) -> np.ndarray:
     """The principal square root per matrix of (k, n, n) by ``mpmath.sqrtm`` at ``digits`` digits
     (not scipy.linalg.sqrtm, whose Schur method loses accuracy on non-normal inputs)."""
-    out = []
-    with mpmath.workdps(digits):
-        for a in A:
-            out.append(np.array(mpmath.sqrtm(mpmath.matrix(a.tolist())).tolist(), dtype=float))
-    return np.stack(out)
+    return mp_reference(mpmath.sqrtm, A, digits)
 
 
 def newton_schulz_sqrt(A: torch.Tensor, steps: int = 60) -> torch.Tensor:
