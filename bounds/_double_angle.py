@@ -18,7 +18,13 @@ import mpmath
 from .counts import Counts
 from .rules import DPS, MAX_RADIUS, MAX_SQUARINGS, _norm_factor
 
-__all__ = ["DoubleAngleSearch", "factorial_tail", "least_J_then_m", "search_double_angles"]
+__all__ = [
+    "DoubleAngleChoice",
+    "DoubleAngleSearch",
+    "factorial_tail",
+    "least_J_then_m",
+    "search_double_angles",
+]
 
 
 def factorial_tail(x, K: int, a: int):
@@ -49,6 +55,45 @@ def least_J_then_m(truncation: Callable, error: Callable, eps, j_max: int, m_max
         if m > m_max:
             return None
     return J, m
+
+
+@dataclass(frozen=True)
+class DoubleAngleChoice:
+    """The fields of a double-angle rule's choice (cos/cosh ``TrigChoice``, sin/sinh ``SineChoice``):
+    ``J`` Horner stages, ``s`` double angles, ``m = (m_0, m_1, ..., m_s)``, exact ``depth, width,
+    params``, ``certified_error`` and ``r_s = r / 2^s``. Subclasses add ``constants``."""
+
+    function: str
+    n: int
+    eps: float
+    r: float
+    norm: str
+    J: int
+    s: int
+    m: tuple[int, ...]
+    depth: int
+    width: int
+    params: int
+    certified_error: float
+    r_s: float
+
+    def _fields_dict(self) -> dict:
+        """JSON-ready dict of the shared fields (r as "radius"); ``to_dict`` adds the constants."""
+        return {
+            "function": self.function,
+            "n": self.n,
+            "eps": self.eps,
+            "radius": self.r,
+            "norm": self.norm,
+            "J": self.J,
+            "s": self.s,
+            "m": list(self.m),
+            "depth": self.depth,
+            "width": self.width,
+            "params": self.params,
+            "certified_error": self.certified_error,
+            "r_s": self.r_s,
+        }
 
 
 @dataclass(frozen=True)

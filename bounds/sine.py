@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import mpmath
 
-from ._double_angle import factorial_tail, least_J_then_m, search_double_angles
+from ._double_angle import DoubleAngleChoice, factorial_tail, least_J_then_m, search_double_angles
 from ._symbols import as_int, iverson_ge, maximum
 from .counts import Counts, _counts
 from .rules import (
@@ -92,7 +92,7 @@ class SineConstants:
 
 
 @dataclass(frozen=True)
-class SineChoice:
+class SineChoice(DoubleAngleChoice):
     """A sin or sinh network chosen by Rule N (docs/sin_network.md).
 
     Guarantees ``sup_{||A||_2 <= r} ||Phi(A) - f(A)|| <= certified_error <= eps`` (f = sin or sinh)
@@ -102,38 +102,13 @@ class SineChoice:
     :class:`SineConstants` used as weights.
     """
 
-    function: str
-    n: int
-    eps: float
-    r: float
-    norm: str
-    J: int
-    s: int
-    m: tuple[int, ...]
-    depth: int
-    width: int
-    params: int
-    certified_error: float
-    r_s: float
     constants: SineConstants
 
     def to_dict(self) -> dict:
         """JSON-ready dict of every field (constants flattened)."""
         c = self.constants
         return {
-            "function": self.function,
-            "n": self.n,
-            "eps": self.eps,
-            "radius": self.r,
-            "norm": self.norm,
-            "J": self.J,
-            "s": self.s,
-            "m": list(self.m),
-            "depth": self.depth,
-            "width": self.width,
-            "params": self.params,
-            "certified_error": self.certified_error,
-            "r_s": self.r_s,
+            **self._fields_dict(),
             "gamma": c.gamma,
             "e_C": c.e_C,
             "mu_sin": {str(k): v for k, v in c.mu_sin.items()},

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import mpmath
 
-from ._double_angle import factorial_tail, least_J_then_m, search_double_angles
+from ._double_angle import DoubleAngleChoice, factorial_tail, least_J_then_m, search_double_angles
 from ._symbols import as_int, iverson_ge, maximum
 from .counts import Counts, _counts
 from .rules import (
@@ -82,7 +82,7 @@ class TrigConstants:
 
 
 @dataclass(frozen=True)
-class TrigChoice:
+class TrigChoice(DoubleAngleChoice):
     """A cos or cosh network chosen by Rule T (docs/trig_network.md).
 
     Guarantees ``sup_{||A||_2 <= r} ||Phi(A) - f(A)|| <= certified_error <= eps`` (f = cos or cosh)
@@ -91,38 +91,13 @@ class TrigChoice:
     per double angle; ``constants`` the :class:`TrigConstants` used as weights.
     """
 
-    function: str
-    n: int
-    eps: float
-    r: float
-    norm: str
-    J: int
-    s: int
-    m: tuple[int, ...]
-    depth: int
-    width: int
-    params: int
-    certified_error: float
-    r_s: float
     constants: TrigConstants
 
     def to_dict(self) -> dict:
         """JSON-ready dict of every field (constants flattened)."""
         c = self.constants
         return {
-            "function": self.function,
-            "n": self.n,
-            "eps": self.eps,
-            "radius": self.r,
-            "norm": self.norm,
-            "J": self.J,
-            "s": self.s,
-            "m": list(self.m),
-            "depth": self.depth,
-            "width": self.width,
-            "params": self.params,
-            "certified_error": self.certified_error,
-            "r_s": self.r_s,
+            **self._fields_dict(),
             "gamma": c.gamma,
             "e_C": c.e_C,
             "mu": {str(k): v for k, v in c.mu.items()},
