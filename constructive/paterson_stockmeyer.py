@@ -28,8 +28,8 @@ import math
 import torch
 
 from .builder import Carry, Form, NetworkBuilder
-from .network_base import ExpNetworkBase
 from .matmul import matmul_structured, product_stage
+from .network_base import ExpNetworkBase
 from .relu_network import ReluNetwork
 
 __all__ = ["PatersonStockmeyerNetwork", "taylor_coefficients"]
