@@ -56,6 +56,7 @@ def figure_function_encoding_grid(run_dirs: list[Path]):
         for j, m in enumerate(MODELS):
             c = cells.get((f, m))
             if c is None:
+                ax.text(j, i, "not run\nyet", ha="center", va="center", fontsize=7, color="0.5")
                 continue
             accs = [100 * a for a in c.accuracies("0.05")]
             grid[i, j] = statistics.median(accs)
