@@ -200,6 +200,12 @@ def _compare(args: list[str], root: Path) -> str:
         if not r.get("run"):
             continue
         run = Path(r["run"])
+        shipped = root / run / "model.json"  # a shipped model: "models/<name>"
+        if not run.is_absolute() and shipped.is_file():
+            meta = json.loads(shipped.read_text())
+            minutes = meta["record"]["wall_time_s"] / 60
+            trained.append(f"{r['name']} {minutes:.0f} min ({meta['steps']} steps, one thread)")
+            continue
         run = run if (run / "results.json").is_file() else record.parent / "runs" / run.name
         if (run / "results.json").is_file():
             res = json.loads((run / "results.json").read_text())
