@@ -196,7 +196,7 @@ def test_constructive_rows_only_on_matrices_inside_the_domain(result, shipped):
     assert "(0/16)" in gen.markdown(result)
 
 
-def test_cli_writes_both_files_and_figure_and_table_read_them(models_dir, tmp_path, capsys):
+def test_cli_writes_both_files_and_figure_and_table_read_them(models_dir, tmp_path, capsys, monkeypatch):
     out = tmp_path / "generalisation"
     args = ["generalisation", "--models-dir", str(models_dir), "--models", "tiny-exp-P1000"]
     args += ["--classes", "orthogonal", "band", "--test-size", "4", "--out", str(out)]
@@ -212,8 +212,16 @@ def test_cli_writes_both_files_and_figure_and_table_read_them(models_dir, tmp_pa
     # fig. 10 reads the sibling folder of --results; without a record it is skipped
     drawn = figure_generalisation(tmp_path / "reproduce", tmp_path / "figs")
     assert [p.name for p in drawn] == ["fig10_generalisation.png", "fig10_generalisation.pdf"]
+    # elsewhere: the committed reference record, and without one the figure is skipped
+    import experiments.figures as figures_mod
+
+    monkeypatch.setattr(figures_mod, "_REPO", tmp_path / "clone")
     with pytest.raises(FileNotFoundError):
         figure_generalisation(tmp_path / "elsewhere" / "reproduce", tmp_path / "figs")
+    (tmp_path / "clone" / "results" / "generalisation").mkdir(parents=True)
+    reference = tmp_path / "clone" / "results" / "generalisation" / "generalisation.json"
+    reference.write_text((tmp_path / "generalisation" / "generalisation.json").read_text())
+    assert figures_mod.generalisation_file(tmp_path / "elsewhere" / "reproduce") == reference
     capsys.readouterr()
 
 
