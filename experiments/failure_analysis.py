@@ -12,6 +12,9 @@ within 5% (and the invalid-output rate) is reported per group of matrices:
   non-trivial projector-like outputs ``V diag(+-1) V^-1`` whose entries can be large.
 - for log/sqrt: by the largest |arg lambda| (quartiles): the branch cut is the negative axis.
 
+It also reports the share of target entries (above 1e-3 of the matrix's largest) whose sign the
+model predicts correctly, which separates wrong-magnitude from wrong-sign failures.
+
 Nothing here changes a run; ``analyze_run`` writes ``analysis.json`` into the run folder.
 """
 
@@ -91,12 +94,18 @@ def analyze_run(run_dir: str | Path, write: bool = True) -> dict:
         ]
     if f in ("log", "sqrt"):
         groupings["max |arg lambda|"] = _quartile_groups(lam.angle().abs().amax(-1), "max |arg lambda|")
+    # Share of target entries (those above 1e-3 of the matrix's largest) whose sign the model
+    # gets right, over valid outputs: separates "wrong magnitude" from "wrong sign" failures.
+    big = absF.reshape_as(test.F) > 1e-3 * peak[:, None, None]
+    agree = (torch.sign(pred) == torch.sign(test.F)) & big & valid[:, None, None]
+    sign_agreement = int(agree.sum()) / max(int((big & valid[:, None, None]).sum()), 1)
     result = {
         "run": run_dir.name,
         "function": f,
         "n_test": len(errors),
         "acc5": float(((errors < TAU) & valid).float().mean()),
         "invalid": int((~valid).sum()),
+        "entry_sign_agreement": sign_agreement,
         "groups": {name: group_accuracy(errors, valid, g) for name, g in groupings.items()},
     }
     if write:
@@ -107,7 +116,8 @@ def analyze_run(run_dir: str | Path, write: bool = True) -> dict:
 def format_analysis(result: dict) -> str:
     lines = [
         f"{result['run']}: {result['function']}, {result['n_test']} test matrices, "
-        f"within 5%: {100 * result['acc5']:.1f}%, invalid outputs: {result['invalid']}"
+        f"within 5%: {100 * result['acc5']:.1f}%, invalid outputs: {result['invalid']}, "
+        f"entries with the right sign: {100 * result['entry_sign_agreement']:.1f}%"
     ]
     for name, rows in result["groups"].items():
         lines.append(f"  by {name}:")

@@ -65,3 +65,18 @@ def test_analyze_cli(tiny_sign_run, capsys):
     assert main(["analyze", str(tiny_sign_run), "--no-write"]) == 0
     assert "by inertia" in capsys.readouterr().out
     assert main(["analyze", str(tiny_sign_run.parent / "missing")]) == 2
+
+
+def test_entry_sign_agreement_against_numpy(tiny_sign_run):
+    from experiments.data import TestSet
+    from experiments.evaluate import load_trained, predict
+
+    result = analyze_run(tiny_sign_run, write=False)
+    model, encoding, _ = load_trained(tiny_sign_run)
+    test = TestSet.load(tiny_sign_run / "test_set.pt")
+    P = predict(model, test.A, encoding=encoding)[0].numpy()
+    F = test.F.numpy()
+    peak = np.abs(F).reshape(len(F), -1).max(1)[:, None, None]
+    big = np.abs(F) > 1e-3 * peak
+    expected = (np.sign(P) == np.sign(F))[big].mean()
+    assert result["entry_sign_agreement"] == pytest.approx(expected, abs=1e-12)
