@@ -244,6 +244,29 @@ def _study(args: list[str], root: Path) -> str:
     return cell_table(cells)
 
 
+@register("analysis")
+def _analysis(args: list[str], root: Path) -> str:
+    """``analysis RUN_DIR ...``: per run, the summary of its analysis.json (experiments.failure_analysis)
+    and, for sign, the accuracy by inertia."""
+    from experiments.failure_analysis import format_analysis
+
+    if not args:
+        raise GeneratorError("analysis needs one or more run folders holding analysis.json")
+    lines = []
+    for a in args:
+        record = json.loads((_path(a, root) / "analysis.json").read_text())
+        text = format_analysis(record).splitlines()
+        lines.append(f"- {text[0]}")
+        if "inertia" in record["groups"]:
+            for r in record["groups"]["inertia"]:
+                lo, hi = r["ci95"]
+                lines.append(
+                    f"  - {r['group']}: {r['n']} matrices, {100 * r['acc5']:.1f}% "
+                    f"[{100 * lo:.1f}, {100 * hi:.1f}] within 5%, {r['invalid']} invalid"
+                )
+    return "\n".join(lines)
+
+
 def _model_label(res: dict, config: dict) -> str:
     if res["model"] == "mlp":
         m = config["model"]
