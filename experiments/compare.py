@@ -49,7 +49,8 @@ def shared_test_set(cfg: CompareConfig) -> TestSet:
     return make_test_set(sampler, cfg.test_size, cfg.seed)
 
 
-def _throughput(fn, A: torch.Tensor, repeats: int) -> float:
+def throughput(fn, A: torch.Tensor, repeats: int) -> float:
+    """Matrices per second of ``fn(A)``: the median of ``repeats`` timed calls after one warm-up."""
     fn(A[: min(len(A), 16)])  # warm-up, excluded
     times = []
     for _ in range(repeats):
@@ -57,7 +58,7 @@ def _throughput(fn, A: torch.Tensor, repeats: int) -> float:
         fn(A)
         times.append(time.perf_counter() - t0)
     times.sort()
-    return len(A) / times[len(times) // 2]
+    return len(A) / max(times[len(times) // 2], 1e-12)
 
 
 def _finite_or_none(x: torch.Tensor) -> float | None:
@@ -86,7 +87,7 @@ def _model_row(label: str, model, number_encoding, A, F, cfg: CompareConfig, **e
     """Score one trained model (MLP or transformer) on the shared test set."""
     with torch.no_grad():
         pred, valid = predict(model, A, encoding=number_encoding)
-        tput = _throughput(lambda X, m=model, e=number_encoding: predict(m, X, encoding=e), A, 1)
+        tput = throughput(lambda X, m=model, e=number_encoding: predict(m, X, encoding=e), A, 1)
     res = evaluate_predictions(pred, valid, F, norm=cfg.norm)
     if number_encoding is None:
         from experiments.models.mlp import count_mlp
@@ -112,7 +113,7 @@ def compare(cfg: CompareConfig, run_dirs: list[Path], progress=None, shipped: li
                 net = exp_network(cfg.n, eps, cfg.radius, method=method)
             with torch.no_grad():
                 pred = net(A)
-                tput = _throughput(net.structured, A, cfg.repeats)
+                tput = throughput(net.structured, A, cfg.repeats)
             c = count(net.to_relu_network())
             res = evaluate_predictions(pred, torch.ones(len(A), dtype=torch.bool), F, norm=cfg.norm)
             rows.append(

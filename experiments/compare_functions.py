@@ -35,6 +35,7 @@ from pathlib import Path
 
 import torch
 
+from experiments.compare import throughput
 from experiments.data import TestSet, make_test_set
 from experiments.evaluate import TOLERANCES, EvalResult, evaluate_predictions
 
@@ -150,17 +151,6 @@ def domain_mask(function: str, A: torch.Tensor, domain: dict, choice=None) -> tu
     return torch.linalg.matrix_norm(A - eye, ord=2) <= rho, f"||A - I||_2 <= {rho:g}"
 
 
-def _throughput(fn, A: torch.Tensor, repeats: int) -> float:
-    fn(A[: min(len(A), 16)])  # warm-up, excluded
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(A)
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return len(A) / max(times[len(times) // 2], 1e-12)
-
-
 def _none_if_inf(x) -> float | None:
     x = float(x)
     return x if math.isfinite(x) else None
@@ -197,7 +187,7 @@ def _constructive_rows(f, test, cfg, progress) -> tuple[list[dict], dict]:
         A, F = test.A[mask].double(), test.F[mask].double()
         with torch.no_grad():
             pred = net(A)  # the network's own domain check runs too (DomainError outside)
-            tput = _throughput(net.structured, A, cfg.repeats)
+            tput = throughput(net.structured, A, cfg.repeats)
         res = evaluate_predictions(pred, torch.ones(len(A), dtype=torch.bool), F, norm=cfg.norm)
         fro = torch.linalg.matrix_norm(pred - F, ord="fro")
         rows.append(
