@@ -196,10 +196,6 @@ def _fmt_err(x: float | None) -> str:
     return "inf (invalid)" if x is None else f"{x:.2e}"
 
 
-def _fmt_err(x: float | None) -> str:
-    return "inf (invalid)" if x is None else f"{x:.2e}"
-
-
 def markdown_table(result: dict) -> str:
     """Accuracy at each tolerance (95% Wilson interval), median/worst error, size, throughput."""
     tols = [f"{t:g}" for t in result["tolerances"]]

@@ -47,7 +47,7 @@ def _compact_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _build(config, state: dict):
-    from experiments.train import build_model, get_run_encoding
+    from experiments.run_folder import build_model, get_run_encoding
 
     encoding = get_run_encoding(config)
     model = build_model(config, encoding)
