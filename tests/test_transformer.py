@@ -14,6 +14,8 @@ from experiments.models.transformer import (
     SelfAttention,
     Seq2SeqTransformer,
     attend_one_query,
+    attention,
+    explicit_attention,
     num_parameters,
 )
 
@@ -68,6 +70,48 @@ def test_one_query_attention_matches_naive_and_sdpa():
             torch.testing.assert_close(out[b, h, 0], (w / w.sum()) @ v[b, h], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=keep))
     torch.testing.assert_close(attend_one_query(q, k, v), F.scaled_dot_product_attention(q, k, v))
+
+
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_explicit_attention_matches_naive_softmax(is_causal):
+    # Several queries, a padding mask or a causal mask, float64: against a per-(batch, head) loop.
+    g = torch.Generator().manual_seed(5)
+    q, k, v = (torch.randn(3, 2, 6, 8, generator=g, dtype=torch.float64) for _ in range(3))
+    keep = None if is_causal else torch.rand(3, 1, 1, 6, generator=g) < 0.7
+    if keep is not None:
+        keep[..., 0] = True
+    out = explicit_attention(q, k, v, keep, is_causal=is_causal)
+    assert out.dtype == torch.float64
+    for b in range(3):
+        for h in range(2):
+            for t in range(6):
+                s = (k[b, h] @ q[b, h, t]) / math.sqrt(8)  # (S,)
+                allowed = torch.arange(6) <= t if is_causal else keep[b, 0, 0]
+                w = torch.exp(s - s[allowed].max()) * allowed
+                ref = (w / w.sum()) @ v[b, h]
+                torch.testing.assert_close(out[b, h, t], ref, rtol=1e-12, atol=1e-12)
+    sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, is_causal=is_causal)
+    torch.testing.assert_close(out, sdpa)
+
+
+def test_bf16_attention_on_cpu_is_close_to_float32():
+    # The CPU bf16 route (explicit matmuls, float32 softmax) against float32 SDPA: bf16 has an
+    # 8-bit significand, so agreement to a few times 2^-8 of the output's scale is what it can give.
+    g = torch.Generator().manual_seed(6)
+    q, k, v = (torch.randn(4, 2, 9, 16, generator=g) for _ in range(3))
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    out = attention(q.bfloat16(), k.bfloat16(), v.bfloat16(), is_causal=True)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, rtol=0.0, atol=4 * 2.0**-8 * float(ref.abs().max()))
+
+
+def test_source_mask_is_none_only_without_padding():
+    model = small_model()
+    src = random_ids((3, 7), 40, seed=4)
+    assert model.source_mask(src) is None
+    src[1, 5:] = PAD
+    mask = model.source_mask(src)
+    assert mask.shape == (3, 1, 1, 7) and not bool(mask[1, 0, 0, 5:].any()) and bool(mask[0].all())
 
 
 def test_decoder_is_causal():

@@ -48,27 +48,65 @@ def _merge_heads(y: Tensor) -> Tensor:
     return y.transpose(1, 2).reshape(B, T, nh * hs)  # (B, T, C)
 
 
-def attend_one_query(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None) -> Tensor:
-    """softmax(q k^T / sqrt(hs)) v for one query position, no dropout (Vaswani et al. 2017, eq. 1).
+def explicit_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn_mask: Tensor | None = None,
+    is_causal: bool = False,
+    dropout_p: float = 0.0,
+) -> Tensor:
+    """softmax(q k^T / sqrt(hs)) v written out as two batched matmuls (Vaswani et al. 2017, eq. 1).
 
-    q (B, nh, 1, hs), k and v (B, nh, S, hs), attn_mask bool broadcastable to (B, nh, 1, S) with
-    True where a key may be attended to -> (B, nh, 1, hs). The same function as
-    F.scaled_dot_product_attention; the cached decoding step uses it on CPU because there the SDPA
-    kernel, looping over (batch, head) pairs, took about twice as long for a single query as these
-    two batched matmuls (2.4 vs 1.3 ms at B=128, nh=8, S=77, hs=32, one thread; 38% of a 5x5
-    greedy decode was attention). Tested against SDPA in tests/test_transformer.py.
+    q (B, nh, T, hs), k and v (B, nh, S, hs), attn_mask bool broadcastable to (B, nh, T, S) with
+    True where a key may be attended to; is_causal lets query t see keys 0..t only (T == S)
+    -> (B, nh, T, hs) in v's dtype. The softmax runs in float32 at least (float64 stays float64), as
+    autocast does for F.softmax. The same function as F.scaled_dot_product_attention (tested
+    against it in tests/test_transformer.py); `attention` uses it where SDPA's CPU kernel is slow:
+
+    * a single query (the cached decoding step): SDPA loops over (batch, head) pairs and took
+      about twice as long as these two matmuls (2.4 vs 1.3 ms at B=128, nh=8, S=77, hs=32);
+    * bfloat16 on CPU (training under CPU autocast): SDPA's bf16 flash backward took 4.9x as long
+      as its float32 one (0.89 vs 0.18 s per step of the 5x5 reference configuration), while
+      these matmuls run on the cores' bf16 dot-product units (benchmarks/README.md, issue 13).
     """
-    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (B, nh, 1, S)
+    att = q @ k.transpose(-2, -1)  # (B, nh, T, S)
+    att = att.to(torch.promote_types(att.dtype, torch.float32)) * (1.0 / math.sqrt(q.shape[-1]))
+    if is_causal:
+        T, S = att.shape[-2:]
+        future = torch.ones(T, S, dtype=torch.bool, device=q.device).triu(1)  # (T, S)
+        att = att.masked_fill(future, float("-inf"))
     if attn_mask is not None:
         att = att.masked_fill(~attn_mask, float("-inf"))
-    return torch.softmax(att, dim=-1) @ v  # (B, nh, 1, hs)
+    p = torch.softmax(att, dim=-1)
+    if dropout_p > 0.0:
+        p = F.dropout(p, dropout_p)
+    return p.to(v.dtype) @ v  # (B, nh, T, hs)
 
 
-def _attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None, one_query: bool) -> Tensor:
-    """Inference attention: `attend_one_query` for a cached CPU step, SDPA otherwise."""
-    if one_query and q.device.type == "cpu":
-        return attend_one_query(q, k, v, attn_mask)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+def attend_one_query(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None = None) -> Tensor:
+    """`explicit_attention` for one query position q (B, nh, 1, hs), no dropout."""
+    return explicit_attention(q, k, v, attn_mask)
+
+
+def attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn_mask: Tensor | None = None,
+    is_causal: bool = False,
+    dropout_p: float = 0.0,
+) -> Tensor:
+    """Scaled dot-product attention by the faster kernel for the case (measured, issues 7 and 13).
+
+    On CPU, a single query or bfloat16 inputs go to `explicit_attention`; everything else,
+    float32 training on CPU included, to F.scaled_dot_product_attention.
+    """
+    if q.device.type == "cpu" and (q.shape[2] == 1 or q.dtype == torch.bfloat16):
+        return explicit_attention(q, k, v, attn_mask, is_causal, dropout_p)
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal
+    )
 
 
 class _KVCache:
@@ -126,14 +164,9 @@ class SelfAttention(nn.Module):
                 raise ValueError("cached self-attention takes one new position per call")
             k, v = cache.append(k, v, cache_len)  # (B, nh, t+1, hs)
             # every cached position is in the query's past: no mask
-            return self.proj(_merge_heads(_attention(q, k, v, None, one_query=True)))
-        y = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=attn_mask,
-            dropout_p=self.dropout if self.training else 0.0,
-            is_causal=is_causal,
+            return self.proj(_merge_heads(attention(q, k, v)))
+        y = attention(
+            q, k, v, attn_mask, is_causal=is_causal, dropout_p=self.dropout if self.training else 0.0
         )  # (B, nh, T, hs)
         return self.proj(_merge_heads(y))
 
@@ -163,10 +196,8 @@ class CrossAttention(nn.Module):
         one_query: x is the single newest position of a cached decoding step (T = 1, eval).
         """
         q = _split_heads(self.q(x), self.n_heads)  # (B, nh, T, hs)
-        if one_query:
-            return self.proj(_merge_heads(_attention(q, mem_k, mem_v, src_mask, one_query=True)))
-        y = F.scaled_dot_product_attention(
-            q, mem_k, mem_v, attn_mask=src_mask, dropout_p=self.dropout if self.training else 0.0
+        y = attention(
+            q, mem_k, mem_v, src_mask, dropout_p=0.0 if one_query or not self.training else self.dropout
         )  # (B, nh, T, hs)
         return self.proj(_merge_heads(y))
 
@@ -314,13 +345,17 @@ class Seq2SeqTransformer(nn.Module):
         if ids.shape[1] == 0:
             raise ValueError(f"{name} must hold at least one position")
 
-    def source_mask(self, src: Tensor) -> Tensor:
-        """src (B, S) -> bool (B, 1, 1, S), True at keys that may be attended to (not pad_id).
+    def source_mask(self, src: Tensor) -> Tensor | None:
+        """src (B, S) -> bool (B, 1, 1, S), True at keys that may be attended to (not pad_id);
+        None when no key of the batch is padding (one task's sequences all have one length), so
+        that attention runs unmasked (1.09x faster per training step, issue 13).
 
         A source made only of padding attends to all its positions instead, which keeps the
         softmax finite; such a row has no content, so what it decodes is meaningless anyway.
         """
         keep = src != self.pad_id  # (B, S)
+        if bool(keep.all()):
+            return None
         keep = keep | ~keep.any(dim=1, keepdim=True)
         return keep[:, None, None, :]  # (B, 1, 1, S)
 
