@@ -186,6 +186,10 @@ class TrainConfig:
     speed (e.g. encodings with longer sequences) each get a complete schedule in the same wall
     time, at the price of step-exact reproducibility.
     `batch_size` is per process; under torchrun the global batch is batch_size * world size.
+    `amp` runs the training forward under bfloat16 autocast on CUDA; `cpu_amp` does so on CPU
+    (the cores' AVX512-BF16 units: 2.0x faster per step of the study's transformer, issue 13).
+    `cpu_amp` is off by default because it changes the numerics of CPU runs: records made without
+    it stay comparable. Evaluation always decodes in float32.
     """
 
     batch_size: int = 64
@@ -205,6 +209,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
+    cpu_amp: bool = False
     compile: bool = False
     max_nonfinite: int = 10
     threads: int = 0

@@ -245,7 +245,9 @@ def _truncate_metrics(run_dir: Path, step: int) -> None:
 def _resume_checkpoint(run_dir: Path, config: Config, d: _Dist) -> dict:
     """The run's checkpoint, checked against the config and the number of processes."""
     ckpt = load_checkpoint(run_dir, map_location="cpu")
-    if ckpt["config"] != config.to_dict():
+    # Through from_dict, so a checkpoint written before a config field existed (it then has the
+    # field's default) still matches.
+    if Config.from_dict(ckpt["config"]).to_dict() != config.to_dict():
         raise CheckpointError(
             f"checkpoint in {str(run_dir)!r} was written for a different config than "
             "its config.json; allowed: resume a folder written by one training run"
@@ -373,7 +375,8 @@ def _setup(config: Config, run_dir: Path, d: _Dist, device: torch.device, ckpt: 
 
 def _forward_loss(s: _TrainState, A: Tensor, F: Tensor) -> tuple[Tensor, int]:
     """Loss of one batch and its token count (0 for the MLP)."""
-    use_amp = s.config.train.amp and s.device.type == "cuda"
+    tc = s.config.train
+    use_amp = (tc.amp and s.device.type == "cuda") or (tc.cpu_amp and s.device.type == "cpu")
     with torch.autocast(device_type=s.device.type, dtype=torch.bfloat16, enabled=use_amp):
         if s.encoding is None:
             n2 = A.shape[-1] ** 2

@@ -305,3 +305,33 @@ def test_blow_up_message_says_whether_a_checkpoint_is_kept(tmp_path, monkeypatch
     with pytest.raises(NonFiniteLossError, match=r"steps 6\.\.8.*the checkpoint of step 4 is kept"):
         train(cfg, tmp_path / "late", quiet=True)
     assert load_checkpoint(tmp_path / "late")["step"] == 4
+
+
+def test_cpu_amp_trains_in_bf16_deterministically(tmp_path):
+    # cpu_amp runs the forward under CPU bf16 autocast: finite losses, the same seed gives the
+    # same losses, and they differ from float32's (so the flag reaches the forward).
+    sets = ["steps=20", "eval_every=20", "checkpoint_every=20", "threads=1"]
+    a = train(load_config("tiny-transformer", [*sets, "cpu_amp=true"]), tmp_path / "a", quiet=True)
+    b = train(load_config("tiny-transformer", [*sets, "cpu_amp=true"]), tmp_path / "b", quiet=True)
+    f = train(load_config("tiny-transformer", sets), tmp_path / "f", quiet=True)
+    assert a.losses == b.losses and all(torch.isfinite(torch.tensor(x)) for _, x in a.losses)
+    assert a.losses != f.losses
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["train"]["cpu_amp"] is True
+
+
+def test_checkpoint_from_before_a_config_field_resumes(tmp_path):
+    # A checkpoint written by code that did not know cpu_amp yet (its config lacks the key, which
+    # then takes its default) is the same config and resumes.
+    cfg = load_config("tiny-mlp", ["steps=10", "checkpoint_every=5", "threads=1"])
+    res = train(
+        load_config("tiny-mlp", ["steps=10", "checkpoint_every=5", "threads=1"]), tmp_path / "r", quiet=True
+    )
+    assert res.step == 10
+    path = tmp_path / "r" / "checkpoint.pt"
+    ckpt = torch.load(path, weights_only=False)
+    del ckpt["config"]["train"]["cpu_amp"]
+    ckpt["step"] = 5
+    torch.save(ckpt, path)
+    (tmp_path / "r" / "results.json").unlink()
+    resumed = train(cfg, tmp_path / "r", resume=True, quiet=True)
+    assert resumed.step == 10
