@@ -44,7 +44,16 @@ import torch.nn.functional as F  # noqa: E402
 from experiments.data import get_encoding  # noqa: E402
 from experiments.models import MLP, Seq2SeqTransformer  # noqa: E402
 
-__all__ = ["TransformerBench", "CONFIGS", "bench_transformer", "bench_mlp", "run", "main"]
+__all__ = [
+    "TransformerBench",
+    "CONFIGS",
+    "PRECISIONS",
+    "bench_transformer",
+    "bench_mlp",
+    "train_flop_per_step",
+    "run",
+    "main",
+]
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "models.json"
 
@@ -122,8 +131,21 @@ def _matrices(batch: int, n: int, seed: int) -> torch.Tensor:
     return torch.rand(batch, n, n, generator=g, dtype=torch.float64) * 2 - 1  # U[-1, 1]
 
 
-def bench_transformer(cfg: TransformerBench, quick: bool = False, profile: bool = False) -> dict:
-    """Training tokens/s and cached / uncached greedy-decoding matrices/s for one config."""
+PRECISIONS = ("float32", "bf16")
+
+
+def bench_transformer(
+    cfg: TransformerBench, quick: bool = False, profile: bool = False, precision: str = "float32"
+) -> dict:
+    """Training tokens/s and cached / uncached greedy-decoding matrices/s for one config.
+
+    precision "bf16" runs the training forward and the decoding under
+    ``torch.autocast("cpu", dtype=torch.bfloat16)``, as training with ``cpu_amp=true`` does
+    (weights and optimizer stay float32).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}")
+    bf16 = precision == "bf16"
     enc = get_encoding(cfg.encoding)
     L = enc.sequence_length(cfg.n, cfg.n)  # tokens per matrix
     torch.manual_seed(0)
@@ -148,9 +170,10 @@ def bench_transformer(cfg: TransformerBench, quick: bool = False, profile: bool 
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def train_step():
-        logits = model(src, tgt_in)  # (B, L+1, V)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(src, tgt_in)  # (B, L+1, V)
         loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=enc.pad_id
+            logits.float().reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=enc.pad_id
         )
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -167,7 +190,8 @@ def bench_transformer(cfg: TransformerBench, quick: bool = False, profile: bool 
     outputs = {}
 
     def decode(use_cache: bool):
-        outputs[use_cache] = model.greedy_decode(dsrc, L + 1, enc.bos_id, enc.eos_id, use_cache=use_cache)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            outputs[use_cache] = model.greedy_decode(dsrc, L + 1, enc.bos_id, enc.eos_id, use_cache=use_cache)
 
     cached = time_repeats(lambda: decode(True), warmup=1, repeats=2 if quick else 5)
     uncached = time_repeats(lambda: decode(False), warmup=1 if quick else 1, repeats=1 if quick else 3)
@@ -183,6 +207,8 @@ def bench_transformer(cfg: TransformerBench, quick: bool = False, profile: bool 
         profiles["train_step"] = _profile(train_step)
     return {
         "config": asdict(cfg),
+        "precision": precision,
+        "train_flop_per_step": train_flop_per_step(cfg, L, len(enc.vocab)),
         "vocab_size": len(enc.vocab),
         "tokens_per_matrix": L,
         "decode_steps": L + 1,
@@ -230,6 +256,24 @@ def bench_mlp(n: int, width: int = 256, depth: int = 4, batch: int = 256, quick:
     }
 
 
+def train_flop_per_step(cfg: TransformerBench, L: int, vocab: int) -> float:
+    """Floating-point operations of one training step: 3x the forward's matmul FLOP.
+
+    Counted per example with S = L source and T = L + 1 target positions, C = d_model, F = d_ff:
+    encoder layer S (8C^2 + 4FC + 4SC) (QKV and output projections, FFN, scores and weighted sum);
+    decoder layer T (8C^2 + 4FC + 4TC) for causal self-attention and FFN, plus cross-attention
+    T (4C^2 + 4SC) + S 4C^2 (queries and output; keys and values of the memory); output head
+    T 2CV. The backward pass costs twice the forward (Kaplan et al. 2020, "Scaling laws for
+    neural language models", section 2.1), so a step is 3x the forward. Element-wise work
+    (LayerNorm, GELU, softmax, AdamW) is left out: it is below 2% of this count here.
+    """
+    S, T, C, Ff = L, L + 1, cfg.d_model, cfg.d_ff
+    enc = S * (8 * C * C + 4 * Ff * C + 4 * S * C)
+    dec = T * (8 * C * C + 4 * Ff * C + 4 * T * C) + T * (4 * C * C + 4 * S * C) + S * 4 * C * C
+    fwd = cfg.enc_layers * enc + cfg.dec_layers * dec + T * 2 * C * vocab
+    return 3.0 * cfg.train_batch * fwd
+
+
 def _profile(fn: Callable[[], object], rows: int = 12) -> list[dict]:
     """Top operators by self CPU time of one call of fn (torch.profiler)."""
     from torch.profiler import ProfilerActivity, profile
@@ -267,18 +311,37 @@ def _machine() -> dict:
     }
 
 
-def run(configs: list[str], threads: int = 2, quick: bool = False, profile: bool = False) -> dict:
-    """All measurements as one JSON-ready dict (see module docstring)."""
+def run(
+    configs: list[str],
+    threads: int = 2,
+    quick: bool = False,
+    profile: bool = False,
+    precisions: tuple[str, ...] = ("float32",),
+    mlp: bool = True,
+) -> dict:
+    """All measurements as one JSON-ready dict (see module docstring).
+
+    The transformer results are keyed by config name for float32 and ``<config>-bf16`` for bf16.
+    """
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
         raise ValueError(f"unknown config(s) {unknown}; known: {sorted(CONFIGS)}")
+    bad = [p for p in precisions if p not in PRECISIONS]
+    if bad or not precisions:
+        raise ValueError(f"unknown precision(s) {bad}; allowed: {', '.join(PRECISIONS)}")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     torch.set_num_threads(threads)
     load_before = os.getloadavg()
     t0 = time.time()
-    transformer = {name: bench_transformer(CONFIGS[name], quick, profile) for name in configs}
-    mlp = {f"{n}x{n}": bench_mlp(n, quick=quick) for n in (3, 5)}
+    transformer = {
+        name + ("" if prec == "float32" else f"-{prec}"): bench_transformer(
+            CONFIGS[name], quick, profile, prec
+        )
+        for name in configs
+        for prec in precisions
+    }
+    mlp = {f"{n}x{n}": bench_mlp(n, quick=quick) for n in (3, 5)} if mlp else {}
     return {
         "benchmark": "models (issue 7 item 4)",
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -290,6 +353,7 @@ def run(configs: list[str], threads: int = 2, quick: bool = False, profile: bool
         },
         "threads": torch.get_num_threads(),
         "dtype": "float32",
+        "precisions": list(precisions),
         "load_average_before": list(load_before),
         "load_average_after": list(os.getloadavg()),
         "wall_s": time.time() - t0,
@@ -338,9 +402,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     p.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
     p.add_argument("--profile", action="store_true", help="add torch.profiler top operators to the JSON")
+    p.add_argument(
+        "--precision",
+        nargs="+",
+        default=["float32"],
+        choices=PRECISIONS,
+        help="transformer precisions to time (bf16: CPU autocast, as training with cpu_amp=true)",
+    )
+    p.add_argument("--no-mlp", action="store_true", help="time the transformer configs only")
     args = p.parse_args(argv)
     try:
-        res = run(args.configs, args.threads, args.quick, args.profile)
+        res = run(
+            args.configs, args.threads, args.quick, args.profile, tuple(args.precision), not args.no_mlp
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
