@@ -17,6 +17,11 @@ Threads: ``--threads N`` sets ``torch.set_num_threads(N)`` for every group; with
 uses its own default (1 for constructive, bounds and data; 2, both cores, for models, as issue 7
 asks for the reference configuration). Each group's JSON goes to ``DIR/<group>.json`` and all of
 them, with the summary rows, to ``DIR/all.json`` (DIR defaults to benchmarks/results).
+
+    python -m benchmarks --only models --against-lawt LAWT_DIR [--force] [--rounds N] [--threads N]
+
+runs, instead of the groups, our reference transformer side by side with Charton's LAWT code
+(issue 13, :mod:`benchmarks.against_lawt`) and writes ``DIR/lawt.json``.
 """
 
 from __future__ import annotations
@@ -246,7 +251,33 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ALL_JSON",
         help="print the table of an existing all.json as Markdown and exit (runs nothing)",
     )
+    p.add_argument(
+        "--against-lawt",
+        type=Path,
+        metavar="LAWT_DIR",
+        help="time our reference transformer side by side with LAWT's code in LAWT_DIR instead of "
+        "running the groups (benchmarks/against_lawt.py; set-up: shared/bench/README.md)",
+    )
+    p.add_argument(
+        "--rounds", type=int, default=3, help="with --against-lawt: interleaved rounds (default 3)"
+    )
+    p.add_argument("--force", action="store_true", help="with --against-lawt: measure even on a busy machine")
     args = p.parse_args(argv)
+    if args.against_lawt is not None:
+        if args.only not in (None, ["models"]):
+            p.error("--against-lawt times the models only; use --only models or leave --only out")
+        if args.rounds < 1 or (args.threads is not None and args.threads < 1):
+            p.error("--rounds and --threads must be >= 1")
+        from . import against_lawt
+
+        return against_lawt.measure_and_write(
+            args.against_lawt,
+            args.results_dir / "lawt.json",
+            args.rounds,
+            args.threads if args.threads is not None else DEFAULT_THREADS["models"],
+            args.quick,
+            args.force,
+        )
     if args.markdown is not None:
         print(markdown_table(json.loads(args.markdown.read_text())))
         return 0

@@ -9,6 +9,8 @@ experiments.readme_tables imports this module by name only when a block asks for
   load average before and after) and the machine.
 * ``bench-bounds BOUNDS_JSON``: the item-5 numbers the README's prose discusses.
 * ``bench-models MODELS_JSON``: the item-4 rows of a record written by ``bench_models`` alone.
+* ``bench-lawt LAWT_JSON``: the side by side with LAWT's code (issue 13), a record written by
+  ``python -m benchmarks --against-lawt`` (:mod:`benchmarks.against_lawt`).
 """
 
 from __future__ import annotations
@@ -113,3 +115,56 @@ def bench_models(args: list[str], root: Path) -> str:
         f"before and {_load(res['load_average_after'])} after, {res['wall_s']:.0f} s:"
     )
     return head + "\n\n" + markdown_table({"rows": _models_rows(res)})
+
+
+def _ratio(s: dict) -> str:
+    return f"{s['median']:.2f} [{s['min']:.2f}, {s['max']:.2f}]"
+
+
+def _share(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def _commit(git: dict) -> str:
+    if not git.get("commit"):
+        return "unknown"
+    return f"`{git['commit'][:10]}`" + (" (modified)" if git.get("dirty") else "")
+
+
+@register("bench-lawt")
+def bench_lawt(args: list[str], root: Path) -> str:
+    """``bench-lawt LAWT_JSON``: one row per precision of our step and decoding against LAWT's
+    (ratios as median [min, max] over the rounds), our GFLOP/s against both peaks, and the run."""
+    res = _read(args, root, "bench-lawt")
+    yes = {True: "yes", False: "**no**"}
+    t = next(iter(res["summary"].values()))["targets"]
+    lines = [
+        "| precision | our step | LAWT step | training ratio (&ge; "
+        f"{_fmt(t['train_ratio'])}) | our decoding | LAWT decoding | decoding ratio (&ge; "
+        f"{_fmt(t['decode_ratio'])}) | our GFLOP/s | of nominal peak | of attained mm "
+        "| met (training, decoding) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for prec, s in res["summary"].items():
+        peaks = res["peaks"][prec]
+        nominal = peaks["nominal_gflop_per_s"]
+        lines.append(
+            f"| {prec} | {s['ours_step_median_s']:.3f} s | {s['lawt_step_median_s']:.3f} s "
+            f"| {_ratio(s['train_ratio'])} | {_fmt(s['ours_decode_matrices_per_s'])} mat/s "
+            f"| {_fmt(s['lawt_decode_matrices_per_s'])} mat/s | {_ratio(s['decode_ratio'])} "
+            f"| {s['ours_gflop_per_s']:.1f} "
+            f"| {_share(s['fraction_of_nominal_peak'])} of {'-' if nominal is None else f'{nominal:.0f}'} "
+            f"| {_share(s['fraction_of_attained_ceiling'])} of {peaks['attained_gflop_per_s']:.0f} "
+            f"| {yes[s['met']['train_ratio']]}, {yes[s['met']['decode_ratio']]} |"
+        )
+    date = res["date_utc"].replace("T", " ").replace("Z", " UTC")
+    lines += [
+        "",
+        f"Run of {date}: {res['rounds']} interleaved rounds, {res['threads']} threads"
+        + (", quick sizes" if res.get("quick") else "")
+        + (", **forced on a busy machine**" if res.get("forced") else "")
+        + f", load average (1, 5, 15 min) {_load(res['load_average_before'])} before and "
+        f"{_load(res['load_average_after'])} after; our commit {_commit(res['ours_git'])}, "
+        f"LAWT commit {_commit(res['lawt_git'])}; LAWT runs float32 in both rows.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,317 @@
+"""benchmarks.against_lawt: the side by side with LAWT's code, run on stub scripts.
+
+The LAWT folder is a fake one with stub timing scripts (run through the real LAWT command
+builders, in that folder), and our side is an injected stub that writes a bench_models-like
+record. Each stub prints per-round numbers chosen so that the ratios are easy by hand, and
+appends its name, arguments, working folder and thread variables to a shared log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmarks import against_lawt
+from benchmarks import run as bench_run
+from experiments.readme_tables import render
+
+# Per round r = 0, 1, 2.
+LAWT_STEP = [1.0, 1.0, 0.9]
+LAWT_DECODED = [100.0, 100.0, 110.0]
+OURS = {
+    "reference": {"step": [0.5, 0.4, 0.25], "decoded": [300.0, 270.0, 330.0], "same": [True] * 3},
+    "reference-bf16": {
+        "step": [0.25, 0.2, 0.2],
+        "decoded": [240.0, 250.0, 260.0],
+        "same": [True, False, True],
+    },
+}
+FLOP = 1e10
+MM_FLOP = 2 * 1024**3
+CEILING_GFLOPS = {"float32": [100.0, 80.0, 120.0], "bf16": [400.0, 300.0, 500.0]}
+
+LAWT_STUB = """
+import json, os, sys
+r = int(sys.argv[1].removeprefix("bench"))
+with open({log!r}, "a") as fh:
+    fh.write(json.dumps([{name!r}, sys.argv[1:], os.getcwd(), os.environ["OMP_NUM_THREADS"],
+                         os.environ["MKL_NUM_THREADS"]]) + "\\n")
+print("INFO - 01/01/26 00:00:00 - logger chatter that is not JSON")
+print("{{not json either")
+print(json.dumps({payload}))
+"""
+
+OURS_STUB = """
+import json, os, sys
+r, out = int(sys.argv[1]), sys.argv[2]
+with open({log!r}, "a") as fh:
+    fh.write(json.dumps(["ours", sys.argv[1:], os.getcwd(), os.environ["OMP_NUM_THREADS"],
+                         os.environ["MKL_NUM_THREADS"]]) + "\\n")
+ours = {ours!r}
+transformer = {{
+    key: {{
+        "train_step_s": {{"median_s": v["step"][r], "min_s": v["step"][r], "max_s": v["step"][r]}},
+        "decode_cached_matrices_per_s": v["decoded"][r],
+        "train_flop_per_step": {flop!r},
+        "cached_equals_uncached": v["same"][r],
+    }}
+    for key, v in ours.items()
+}}
+with open(out, "w") as fh:
+    json.dump({{"transformer": transformer, "threads": int(os.environ["OMP_NUM_THREADS"])}}, fh)
+print("table our bench_models prints")
+"""
+
+
+def _fake_lawt(folder: Path, log: Path, fail: str | None = None) -> Path:
+    folder.mkdir()
+    (folder / "train.py").write_text("")
+    (folder / "src").mkdir()
+    train = f'{{"lawt_step_median_s": {LAWT_STEP}[r], "lawt_tokens_per_s": 64 * 158 / {LAWT_STEP}[r]}}'
+    decode = f'{{"lawt_decode_batch_s": 128 / {LAWT_DECODED}[r], "lawt_decoded_per_s": {LAWT_DECODED}[r]}}'
+    for script, name, payload in (
+        ("lawt_train_step.py", "lawt_train", train),
+        ("lawt_decode.py", "lawt_decode", decode),
+    ):
+        text = LAWT_STUB.format(log=str(log), name=name, payload=payload)
+        if name == fail:
+            text += "\nsys.exit('stub failure on purpose')\n"
+        (folder / script).write_text(text)
+    return folder
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    """A fake LAWT folder, the run's stub keyword arguments and the call log."""
+    log = tmp_path / "calls.log"
+    lawt = _fake_lawt(tmp_path / "lawt", log)
+    stub = tmp_path / "ours_stub.py"
+    stub.write_text(OURS_STUB.format(log=str(log), ours=OURS, flop=FLOP))
+    ceiling_calls = []
+
+    def ceiling(threads):
+        r = len(ceiling_calls)
+        ceiling_calls.append(threads)
+        return {
+            prec: {"size": 1024, "median_s": MM_FLOP / (g[r] * 1e9), "repeats": 5, "warmup": 2}
+            for prec, g in CEILING_GFLOPS.items()
+        }
+
+    kwargs = {
+        "ours": lambda r, threads, quick, out: [sys.executable, str(stub), str(r), str(out)],
+        "ceiling": ceiling,
+        "log": lambda line: None,
+    }
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.2, 0.3))
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(against_lawt, "cpu_mhz", lambda: 2500.0)
+    return lawt, kwargs, log, ceiling_calls
+
+
+def _calls(log: Path) -> list[list]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_rounds_interleave_and_pass_threads_and_folders(setup):
+    lawt, kwargs, log, ceiling_calls = setup
+    record = against_lawt.run(lawt, rounds=3, threads=2, **kwargs)
+    calls = _calls(log)
+    # even rounds: ours first; odd rounds: LAWT first
+    assert [c[0] for c in calls] == [
+        "ours", "lawt_train", "lawt_decode",
+        "lawt_train", "lawt_decode", "ours",
+        "ours", "lawt_train", "lawt_decode",
+    ]  # fmt: skip
+    lawt_args = [c[1] for c in calls if c[0] != "ours"]
+    assert lawt_args == [
+        ["bench0", "10"],
+        ["bench0"],
+        ["bench1", "10"],
+        ["bench1"],
+        ["bench2", "10"],
+        ["bench2"],
+    ]
+    for name, _args, cwd, omp, mkl in calls:
+        assert (omp, mkl) == ("2", "2")
+        expected = against_lawt.ROOT if name == "ours" else lawt
+        assert Path(cwd).resolve() == expected.resolve()
+    assert ceiling_calls == [2, 2, 2]  # once per round, with the run's threads
+    assert [rd["order"][0] for rd in record["raw_rounds"]] == ["ours", "lawt_train", "ours"]
+    # the raw JSON of both sides is kept per round, LAWT's parsed from its last JSON line
+    assert record["raw_rounds"][2]["lawt_train"]["lawt_step_median_s"] == 0.9
+    assert record["raw_rounds"][1]["ours"]["transformer"]["reference"]["train_step_s"]["median_s"] == 0.4
+
+
+def test_ratios_gflops_and_peaks_match_hand_computation(setup):
+    lawt, kwargs, _log, _ = setup
+    record = against_lawt.run(lawt, rounds=3, threads=2, **kwargs)
+    f32, bf16 = record["summary"]["float32"], record["summary"]["bf16"]
+    # training: LAWT s / our s per round = 1/0.5, 1/0.4, 0.9/0.25 = 2, 2.5, 3.6
+    assert f32["train_ratio"]["per_round"] == pytest.approx([2.0, 2.5, 3.6])
+    assert (f32["train_ratio"]["median"], f32["train_ratio"]["min"], f32["train_ratio"]["max"]) == (
+        pytest.approx(2.5),
+        pytest.approx(2.0),
+        pytest.approx(3.6),
+    )
+    # bf16: 1/0.25, 1/0.2, 0.9/0.2 = 4, 5, 4.5
+    assert bf16["train_ratio"]["median"] == pytest.approx(4.5)
+    assert (bf16["train_ratio"]["min"], bf16["train_ratio"]["max"]) == (
+        pytest.approx(4.0),
+        pytest.approx(5.0),
+    )
+    # decoding: ours / LAWT per round = 3, 2.7, 3 (float32); 2.4, 2.5, 2.36 (bf16)
+    assert f32["decode_ratio"]["median"] == pytest.approx(3.0)
+    assert f32["decode_ratio"]["min"] == pytest.approx(2.7)
+    assert bf16["decode_ratio"]["median"] == pytest.approx(2.4)
+    assert bf16["decode_ratio"]["max"] == pytest.approx(2.5)
+    # targets: training >= 2, decoding >= 3 (3.0 exactly counts as met)
+    assert f32["met"] == {"train_ratio": True, "decode_ratio": True}
+    assert bf16["met"] == {"train_ratio": True, "decode_ratio": False}
+    # medians of the sides
+    assert (f32["ours_step_median_s"], f32["lawt_step_median_s"]) == (pytest.approx(0.4), pytest.approx(1.0))
+    assert (bf16["ours_decode_matrices_per_s"], bf16["lawt_decode_matrices_per_s"]) == (250.0, 100.0)
+    # GFLOP/s = 1e10 FLOP / median step: 25 (float32), 50 (bf16)
+    assert f32["ours_gflop_per_s"] == pytest.approx(25.0)
+    assert bf16["ours_gflop_per_s"] == pytest.approx(50.0)
+    # nominal peak: 2 threads on 4 CPUs -> 2 cores x 32 (64) FLOP/cycle x 2.5 GHz = 160 (320) GFLOP/s
+    peaks = record["peaks"]
+    assert peaks["float32"]["nominal_gflop_per_s"] == pytest.approx(160.0)
+    assert peaks["bf16"]["nominal_gflop_per_s"] == pytest.approx(320.0)
+    assert f32["fraction_of_nominal_peak"] == pytest.approx(25 / 160)
+    assert bf16["fraction_of_nominal_peak"] == pytest.approx(50 / 320)
+    # attained ceiling: median over the rounds of 100, 80, 120 (400, 300, 500) GFLOP/s
+    assert peaks["float32"]["attained_gflop_per_s"] == pytest.approx(100.0)
+    assert peaks["bf16"]["attained_gflop_per_s"] == pytest.approx(400.0)
+    assert f32["fraction_of_attained_ceiling"] == pytest.approx(0.25)
+    assert bf16["fraction_of_attained_ceiling"] == pytest.approx(0.125)
+    for prec in ("float32", "bf16"):
+        assert set(peaks[prec]["peak_method"]) == {"nominal", "attained"}
+        assert "2500 MHz" in peaks[prec]["peak_method"]["nominal"]
+    assert record["cached_equals_uncached"] == {"float32": [True, True, True], "bf16": [True, False, True]}
+
+
+def test_record_holds_the_run_facts(setup, tmp_path):
+    lawt, kwargs, _log, _ = setup
+    out = tmp_path / "out" / "lawt.json"
+    assert against_lawt.main([str(lawt), "--rounds", "2", "--threads", "2", "--out", str(out)], **kwargs) == 0
+    record = json.loads(out.read_text())
+    assert record["rounds"] == 2 and len(record["raw_rounds"]) == 2
+    assert record["threads"] == 2 and record["forced"] is False and record["quick"] is False
+    assert record["load_average_before"] == [0.1, 0.2, 0.3]
+    assert len(record["load_average_after"]) == 3
+    assert record["machine"]["cpu_mhz"] == 2500.0
+    assert {"cpu", "logical_cpus", "torch_cpu_capability"} <= set(record["machine"])
+    assert set(record["versions"]) == {"python", "torch", "numpy"}
+    assert len(record["ours_git"]["commit"]) == 40 and isinstance(record["ours_git"]["dirty"], bool)
+    assert record["lawt_git"]["commit"] is None  # the fake folder is no git clone
+    assert record["lawt_dir"] == str(lawt.resolve())
+
+
+def test_busy_machine_is_refused_unless_forced(setup, tmp_path, monkeypatch, capsys):
+    lawt, kwargs, log, _ = setup
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.93, 0.4, 0.3))
+    out = tmp_path / "lawt.json"
+    assert against_lawt.main([str(lawt), "--out", str(out)], **kwargs) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "0.93" in err and "--force" in err
+    assert not log.exists() and not out.exists()  # nothing ran, nothing written
+
+    assert against_lawt.main([str(lawt), "--out", str(out), "--force", "--rounds", "1"], **kwargs) == 0
+    record = json.loads(out.read_text())
+    assert record["forced"] is True and record["load_average_before"][0] == 0.93
+    assert [c[0] for c in _calls(log)] == ["ours", "lawt_train", "lawt_decode"]
+
+
+def test_load_at_the_limit_is_not_refused(setup, monkeypatch):
+    lawt, kwargs, _log, _ = setup
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    record = against_lawt.run(lawt, rounds=1, **kwargs)
+    assert record["forced"] is False
+
+
+def test_missing_lawt_files_exit_2_with_one_line(tmp_path, capsys):
+    lawt = tmp_path / "lawt"
+    lawt.mkdir()
+    (lawt / "train.py").write_text("")
+    (lawt / "lawt_decode.py").write_text("")
+    assert against_lawt.main([str(lawt), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "src/" in err and "lawt_train_step.py" in err and "shared/bench/README.md" in err
+    assert "train.py," not in err and "lawt_decode.py" not in err  # present ones are not listed
+    # the same through python -m benchmarks
+    assert bench_run.main(["--only", "models", "--against-lawt", str(tmp_path / "nowhere")]) == 2
+    assert "missing train.py, src/, lawt_train_step.py, lawt_decode.py" in capsys.readouterr().err
+
+
+def test_runner_cli_rejects_other_groups_with_against_lawt(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        bench_run.main(["--only", "bounds", "--against-lawt", str(tmp_path)])
+    assert exc.value.code == 2
+
+
+def test_failing_side_exits_1_naming_it(tmp_path, setup, capsys):
+    _lawt, kwargs, log, _ = setup
+    broken = _fake_lawt(tmp_path / "broken", log, fail="lawt_decode")
+    assert against_lawt.main([str(broken), "--out", str(tmp_path / "x.json")], **kwargs) == 1
+    err = capsys.readouterr().err
+    assert "lawt_decode failed" in err and "stub failure on purpose" in err
+
+
+def test_default_commands_follow_the_interfaces():
+    ours = against_lawt.our_command(1, 3, True, Path("/tmp/o.json"))
+    assert ours[1].endswith("benchmarks/bench_models.py")
+    text = " ".join(ours[2:])
+    assert "--configs reference" in text and "--precision float32 bf16" in text and "--no-mlp" in text
+    assert "--threads 3" in text and "--out /tmp/o.json" in text and ours[-1] == "--quick"
+    assert "--quick" not in against_lawt.our_command(0, 2, False, Path("o.json"))
+    assert against_lawt.lawt_train_command(4, False)[1:] == ["lawt_train_step.py", "bench4", "10"]
+    assert against_lawt.lawt_decode_command(4, False)[1:] == ["lawt_decode.py", "bench4"]
+
+
+def test_nominal_peak_and_real_mm_ceiling():
+    assert against_lawt.nominal_peak_gflop_per_s("float32", 2, 2600.0) == pytest.approx(166.4)
+    assert against_lawt.nominal_peak_gflop_per_s("bf16", 2, 2600.0) == pytest.approx(332.8)
+    before = torch.get_num_threads()
+    c = against_lawt.mm_ceiling(threads=2, size=64, warmup=1, repeats=3)
+    assert torch.get_num_threads() == before
+    for prec in ("float32", "bf16"):
+        assert c[prec]["size"] == 64 and c[prec]["median_s"] > 0
+        assert c[prec]["gflop_per_s"] == pytest.approx(2 * 64**3 / c[prec]["median_s"] / 1e9)
+
+
+def test_bench_lawt_generator_renders_the_record(setup, tmp_path):
+    lawt, kwargs, _log, _ = setup
+    out = tmp_path / "lawt.json"
+    assert against_lawt.main([str(lawt), "--out", str(out), "--force"], **kwargs) == 0
+    doc = tmp_path / "README.md"
+    doc.write_text(
+        "# t\n\n<!-- BEGIN GENERATED by: python -m experiments tables bench-lawt lawt.json -->\n"
+        "<!-- END GENERATED -->\n"
+    )
+    text = render(doc, tmp_path)
+    rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| ")}
+    f32 = [c.strip() for c in rows["| float32"].strip("|").split("|")]
+    assert f32 == [
+        "float32",
+        "0.400 s",
+        "1.000 s",
+        "2.50 [2.00, 3.60]",
+        "300 mat/s",
+        "100 mat/s",
+        "3.00 [2.70, 3.00]",
+        "25.0",
+        "16% of 160",
+        "25% of 100",
+        "yes, yes",
+    ]
+    bf16 = [c.strip() for c in rows["| bf16"].strip("|").split("|")]
+    assert bf16[3] == "4.50 [4.00, 5.00]" and bf16[6] == "2.40 [2.36, 2.50]"
+    assert bf16[-1] == "yes, **no**"
+    assert "3 interleaved rounds, 2 threads, **forced on a busy machine**" in text
+    assert "0.10, 0.20, 0.30 before" in text and "LAWT commit unknown" in text
