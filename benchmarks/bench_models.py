@@ -135,13 +135,19 @@ PRECISIONS = ("float32", "bf16")
 
 
 def bench_transformer(
-    cfg: TransformerBench, quick: bool = False, profile: bool = False, precision: str = "float32"
+    cfg: TransformerBench,
+    quick: bool = False,
+    profile: bool = False,
+    precision: str = "float32",
+    uncached_repeats: int | None = None,
 ) -> dict:
     """Training tokens/s and cached / uncached greedy-decoding matrices/s for one config.
 
     precision "bf16" runs the training forward and the decoding under
     ``torch.autocast("cpu", dtype=torch.bfloat16)``, as training with ``cpu_amp=true`` does
-    (weights and optimizer stay float32).
+    (weights and optimizer stay float32). uncached_repeats: timed uncached decodings (default 1
+    with quick, else 3; 1 skips the warm-up); the uncached decoding is the reference the cached
+    tokens are checked against.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}")
@@ -194,7 +200,11 @@ def bench_transformer(
             outputs[use_cache] = model.greedy_decode(dsrc, L + 1, enc.bos_id, enc.eos_id, use_cache=use_cache)
 
     cached = time_repeats(lambda: decode(True), warmup=1, repeats=2 if quick else 5)
-    uncached = time_repeats(lambda: decode(False), warmup=1 if quick else 1, repeats=1 if quick else 3)
+    if uncached_repeats is None:
+        uncached_repeats = 1 if quick else 3
+    if uncached_repeats < 1:
+        raise ValueError(f"uncached_repeats must be >= 1, got {uncached_repeats}")
+    uncached = time_repeats(lambda: decode(False), warmup=int(uncached_repeats > 1), repeats=uncached_repeats)
     identical = bool(torch.equal(outputs[True], outputs[False]))
     full_length = outputs[True].shape == (cfg.decode_batch, L + 1)
 
@@ -318,6 +328,7 @@ def run(
     profile: bool = False,
     precisions: tuple[str, ...] = ("float32",),
     mlp: bool = True,
+    uncached_repeats: int | None = None,
 ) -> dict:
     """All measurements as one JSON-ready dict (see module docstring).
 
@@ -336,7 +347,7 @@ def run(
     t0 = time.time()
     transformer = {
         name + ("" if prec == "float32" else f"-{prec}"): bench_transformer(
-            CONFIGS[name], quick, profile, prec
+            CONFIGS[name], quick, profile, prec, uncached_repeats
         )
         for name in configs
         for prec in precisions
@@ -410,10 +421,23 @@ def main(argv: list[str] | None = None) -> int:
         help="transformer precisions to time (bf16: CPU autocast, as training with cpu_amp=true)",
     )
     p.add_argument("--no-mlp", action="store_true", help="time the transformer configs only")
+    p.add_argument(
+        "--uncached-repeats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="timed uncached decodings (reference for cached == uncached; default 3, 1 with --quick)",
+    )
     args = p.parse_args(argv)
     try:
         res = run(
-            args.configs, args.threads, args.quick, args.profile, tuple(args.precision), not args.no_mlp
+            args.configs,
+            args.threads,
+            args.quick,
+            args.profile,
+            tuple(args.precision),
+            not args.no_mlp,
+            args.uncached_repeats,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
