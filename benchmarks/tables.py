@@ -11,6 +11,9 @@ experiments.readme_tables imports this module by name only when a block asks for
 * ``bench-models MODELS_JSON``: the item-4 rows of a record written by ``bench_models`` alone.
 * ``bench-lawt LAWT_JSON``: the side by side with LAWT's code (issue 13), a record written by
   ``python -m benchmarks --against-lawt`` (:mod:`benchmarks.against_lawt`).
+* ``bench-precision-band BAND_JSON``: bf16 against float32 training of the cpu-transformer config
+  (:mod:`benchmarks.precision_band`).
+* ``bench-candidates CANDIDATES_JSON``: the speed-up candidates (:mod:`benchmarks.bench_candidates`).
 """
 
 from __future__ import annotations
@@ -167,4 +170,61 @@ def bench_lawt(args: list[str], root: Path) -> str:
         f"{_load(res['load_average_after'])} after; our commit {_commit(res['ours_git'])}, "
         f"LAWT commit {_commit(res['lawt_git'])}; LAWT runs float32 in both rows.",
     ]
+    return "\n".join(lines)
+
+
+@register("bench-precision-band")
+def bench_precision_band(args: list[str], root: Path) -> str:
+    """``bench-precision-band BAND_JSON``: the loss windows of float32 and bf16 training of the
+    cpu-transformer config, their relative differences against the band, and the speed-up."""
+    res = _read(args, root, "bench-precision-band")
+    lines = [
+        "| steps | float32 mean loss | bf16 mean loss | relative difference |",
+        "|---|---:|---:|---:|",
+    ]
+    for w in res["windows"]:
+        lines.append(
+            f"| {w['steps'][0]}-{w['steps'][1]} | {w['float32']:.4f} | {w['bf16']:.4f} "
+            f"| {w['relative_difference']:.2%} |"
+        )
+    speed = res["examples_per_s"]
+    date = res["date_utc"].replace("T", " ").replace("Z", " UTC")
+    lines += [
+        "",
+        f"Largest difference {res['max_relative_difference']:.2%}, band {res['band']:.0%}: "
+        f"{'within' if res['within_band'] else '**outside**'}. Training speed of the two runs side by "
+        f"side (median of the progress lines): {speed['bf16']:.0f} examples/s in bf16 against "
+        f"{speed['float32']:.0f} in float32, **{res['speedup_bf16']:.2f}x**. Run {date}, "
+        f"{res['steps']} steps each, commit {str(res['commit'])[:10]}{' (dirty)' if res['dirty'] else ''}, "
+        f"load average (1, 5, 15 min) {_load(res['load_average_before'])} before.",
+    ]
+    return "\n".join(lines)
+
+
+@register("bench-candidates")
+def bench_candidates(args: list[str], root: Path) -> str:
+    """``bench-candidates CANDIDATES_JSON``: each speed-up candidate's median time and its ratio to
+    float32 timed in the same rounds, the bf16 decodings' token agreement, and the profiles."""
+    res = _read(args, root, "bench-candidates")
+    lines = ["| part | candidate | median | [min, max] | speed-up vs float32 |", "|---|---|---:|---:|---:|"]
+    for part in ("train", "decode"):
+        for name, r in res[part].items():
+            lines.append(
+                f"| {'training step' if part == 'train' else 'decoding (128)'} | {name} "
+                f"| {r['median_s']:.3f} s | [{r['min_s']:.3f}, {r['max_s']:.3f}] | {r['speedup']:.2f}x |"
+            )
+    agree = ", ".join(f"{k} {v:.2%}" for k, v in res["decode_token_agreement_with_float32"].items())
+    compiled = res["train_first_call_s"].get("bf16 compiled")
+    date = res["date_utc"].replace("T", " ").replace("Z", " UTC")
+    lines += [
+        "",
+        f"Run {date}, {res['threads']} thread(s), {res['rounds']} rounds, commit "
+        f"{str(res['commit'])[:10]}{' (dirty)' if res['dirty'] else ''}, load average (1, 5, 15 min) "
+        f"{_load(res['load_average_before'])} before, {_load(res['load_average_after'])} after. "
+        f"Tokens equal to float32's decoding: {agree}."
+        + (f" The compiled step's first call (compilation) took {compiled:.0f} s." if compiled else ""),
+    ]
+    for what, rows in res["profiles"].items():
+        top = ", ".join(f"{r['op']} {r['share']:.0%}" for r in rows[:6])
+        lines += ["", f"Top operators by self CPU time, {what}: {top}."]
     return "\n".join(lines)
