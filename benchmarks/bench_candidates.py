@@ -48,7 +48,14 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import experiments.models.transformer as transformer_module  # noqa: E402
-from benchmarks.bench_models import CONFIGS, _matrices, _profile, _suppress_eos  # noqa: E402
+from benchmarks.bench_models import (  # noqa: E402
+    CONFIGS,
+    _matrices,
+    _profile,
+    _suppress_eos,
+    seeded_model,
+    teacher_forced_pairs,
+)
 from benchmarks.timing import environment  # noqa: E402
 from experiments.data import get_encoding  # noqa: E402
 from experiments.models import Seq2SeqTransformer  # noqa: E402
@@ -89,36 +96,14 @@ def forced_attention(kernel: str | None):
         transformer_module.attention = original
 
 
-def _reference_model(enc, L: int) -> Seq2SeqTransformer:
-    cfg = CONFIGS["reference"]
-    torch.manual_seed(0)
-    return Seq2SeqTransformer(
-        len(enc.vocab),
-        d_model=cfg.d_model,
-        n_heads=cfg.n_heads,
-        enc_layers=cfg.enc_layers,
-        dec_layers=cfg.dec_layers,
-        d_ff=cfg.d_ff,
-        max_src_len=L,
-        max_tgt_len=L + 1,
-        pad_id=enc.pad_id,
-    )
-
-
 def _train_steps(compile_: bool) -> dict[str, Callable[[], None]]:
     """One step function per training candidate, each with its own model and optimizer."""
     cfg = CONFIGS["reference"]
     enc = get_encoding(cfg.encoding)
-    L = enc.sequence_length(cfg.n, cfg.n)
-    A = _matrices(cfg.train_batch, cfg.n, seed=1)
-    src = enc.encode_batch(A)  # (B, L)
-    tgt = enc.encode_batch(torch.linalg.matrix_exp(A))  # (B, L)
-    bos = torch.full((cfg.train_batch, 1), enc.bos_id)
-    eos = torch.full((cfg.train_batch, 1), enc.eos_id)
-    tgt_in, tgt_out = torch.cat([bos, tgt], 1), torch.cat([tgt, eos], 1)  # (B, L+1) each
+    src, tgt_in, tgt_out = teacher_forced_pairs(cfg, enc)
 
     def make(name: str) -> Callable[[], None]:
-        model = _reference_model(enc, L).train()
+        model = seeded_model(cfg, enc).train()
         opt_kw = {"foreach": True} if "foreach" in name else {"fused": True} if "fused" in name else {}
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4, **opt_kw)
         bf16 = name.startswith("bf16")
@@ -146,7 +131,7 @@ def _decoders() -> tuple[dict[str, Callable[[], None]], dict[str, torch.Tensor]]
     cfg = CONFIGS["reference"]
     enc = get_encoding(cfg.encoding)
     L = enc.sequence_length(cfg.n, cfg.n)
-    model = _reference_model(enc, L).eval()
+    model = seeded_model(cfg, enc).eval()
     model_bf16 = copy.deepcopy(model).to(torch.bfloat16)
     for m in (model, model_bf16):
         _suppress_eos(m, enc.eos_id)

@@ -131,6 +131,34 @@ def _matrices(batch: int, n: int, seed: int) -> torch.Tensor:
     return torch.rand(batch, n, n, generator=g, dtype=torch.float64) * 2 - 1  # U[-1, 1]
 
 
+def seeded_model(cfg: TransformerBench, enc) -> Seq2SeqTransformer:
+    """The config's transformer, initialised from seed 0, position tables sized for n x n."""
+    L = enc.sequence_length(cfg.n, cfg.n)  # tokens per matrix
+    torch.manual_seed(0)
+    return Seq2SeqTransformer(
+        len(enc.vocab),
+        d_model=cfg.d_model,
+        n_heads=cfg.n_heads,
+        enc_layers=cfg.enc_layers,
+        dec_layers=cfg.dec_layers,
+        d_ff=cfg.d_ff,
+        max_src_len=L,
+        max_tgt_len=L + 1,
+        pad_id=enc.pad_id,
+    )
+
+
+def teacher_forced_pairs(cfg: TransformerBench, enc) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """src (B, L), tgt_in and tgt_out (B, L+1) of exp on U[-1, 1] matrices, built as the training
+    loop builds them (experiments.train.teacher_forcing_batch); B = cfg.train_batch."""
+    A = _matrices(cfg.train_batch, cfg.n, seed=1)
+    src = enc.encode_batch(A)  # (B, L)
+    tgt = enc.encode_batch(torch.linalg.matrix_exp(A))  # (B, L)
+    bos = torch.full((cfg.train_batch, 1), enc.bos_id)
+    eos = torch.full((cfg.train_batch, 1), enc.eos_id)
+    return src, torch.cat([bos, tgt], 1), torch.cat([tgt, eos], 1)
+
+
 PRECISIONS = ("float32", "bf16")
 
 
@@ -154,25 +182,8 @@ def bench_transformer(
     bf16 = precision == "bf16"
     enc = get_encoding(cfg.encoding)
     L = enc.sequence_length(cfg.n, cfg.n)  # tokens per matrix
-    torch.manual_seed(0)
-    model = Seq2SeqTransformer(
-        len(enc.vocab),
-        d_model=cfg.d_model,
-        n_heads=cfg.n_heads,
-        enc_layers=cfg.enc_layers,
-        dec_layers=cfg.dec_layers,
-        d_ff=cfg.d_ff,
-        max_src_len=L,
-        max_tgt_len=L + 1,
-        pad_id=enc.pad_id,
-    )
-    # Teacher-forced pairs built as the training loop does (experiments.train.teacher_forcing_batch).
-    A = _matrices(cfg.train_batch, cfg.n, seed=1)
-    src = enc.encode_batch(A)  # (B, L)
-    tgt = enc.encode_batch(torch.linalg.matrix_exp(A))  # (B, L)
-    bos = torch.full((cfg.train_batch, 1), enc.bos_id)
-    eos = torch.full((cfg.train_batch, 1), enc.eos_id)
-    tgt_in, tgt_out = torch.cat([bos, tgt], 1), torch.cat([tgt, eos], 1)  # (B, L+1) each
+    model = seeded_model(cfg, enc)
+    src, tgt_in, tgt_out = teacher_forced_pairs(cfg, enc)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def train_step():
