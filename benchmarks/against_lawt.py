@@ -16,12 +16,18 @@ Each round runs three subprocesses, all with ``OMP_NUM_THREADS = MKL_NUM_THREADS
 
 Ours runs first in even rounds and last in odd rounds, so that a drift of the machine's speed
 over the run falls on both sides alike. After the three, the round times ``torch.mm`` on
-1024 x 1024 matrices in this process with T threads (the attained ceiling).
+1024 x 1024 matrices in this process with T threads (the attained ceiling). In the last round
+only, ours also gets ``--profile``: bench_models then profiles one training step and one cached
+decoding with torch.profiler after all its timed calls, so the timed numbers are not disturbed.
 
 Ratios are per round (the two sides of a ratio ran minutes apart at most), then summarised by
 their median, min and max over the rounds: training = LAWT step seconds / our step seconds
 (target >= 2), decoding = our cached matrices/s / LAWT's matrices/s (target >= 3). LAWT always
 runs in float32; our bf16 row compares our bf16 autocast against that same float32 LAWT.
+
+For every target a precision misses, the summary keeps (``summary[precision]["missed"]``) the
+top operators of the matching profile and a reason computed from it: the share of self CPU time
+in matrix products (MATMUL_OPS) against the rest, and what the target would need of the rest.
 
 The machine must be quiet: with a 1-minute load average above 0.5 before the run it refuses to
 measure (exit 3) unless ``--force`` is given, which the record then says (``"forced": true``).
@@ -61,6 +67,8 @@ __all__ = [
     "lawt_train_command",
     "lawt_decode_command",
     "round_order",
+    "matmul_share",
+    "missed_entry",
     "mm_ceiling",
     "cpu_mhz",
     "nominal_peak_gflop_per_s",
@@ -89,8 +97,18 @@ LAWT_TRAIN_STEPS, LAWT_TRAIN_STEPS_QUICK = 10, 3
 MM_SIZE = 1024
 SUBPROCESS_TIMEOUT_S = 3600
 
-# (round, threads, quick, out JSON path) -> argv, run with the repository root as cwd
-OurCommand = Callable[[int, int, bool, Path], list[str]]
+# Operators whose self CPU time is matrix products (aten::matmul dispatches to the others and keeps
+# little self time of its own; what it keeps is counted with them).
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul")
+TOP_OPS = 6  # profile rows printed and stored per missed target
+# missed part -> (bench_models profile, ratio key of the summary, what the profile covers)
+PARTS = {
+    "train": ("train_step", "train_ratio", "one training step"),
+    "decode": ("decode_cached", "decode_ratio", "one cached greedy decoding of the batch"),
+}
+
+# (round, threads, quick, out JSON path, profile) -> argv, run with the repository root as cwd
+OurCommand = Callable[[int, int, bool, Path, bool], list[str]]
 # (round, quick) -> argv, run with the LAWT folder as cwd
 LawtCommand = Callable[[int, bool], list[str]]
 # (threads) -> {precision: {"size", "median_s", ...}}
@@ -115,12 +133,13 @@ def missing_files(lawt_dir: Path) -> list[str]:
     ]
 
 
-def our_command(r: int, threads: int, quick: bool, out: Path) -> list[str]:
-    """bench_models on the reference configuration, both precisions, transformer only."""
+def our_command(r: int, threads: int, quick: bool, out: Path, profile: bool = False) -> list[str]:
+    """bench_models on the reference configuration, both precisions, transformer only; with
+    ``profile``, also ``--profile`` (top operators of one training step and one cached decoding)."""
     argv = [sys.executable, str(BENCH_MODELS), "--configs", "reference", "--precision", *PRECISIONS]
     # One uncached decoding: it is the reference for cached == uncached, not a timed side here.
     argv += ["--no-mlp", "--uncached-repeats", "1", "--threads", str(threads), "--out", str(out)]
-    return argv + (["--quick"] if quick else [])
+    return argv + (["--quick"] if quick else []) + (["--profile"] if profile else [])
 
 
 def lawt_train_command(r: int, quick: bool) -> list[str]:
@@ -247,13 +266,95 @@ def _spread(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "per_round": values}
 
 
+def matmul_share(profile: list[dict]) -> float:
+    """Sum of the shares of the MATMUL_OPS rows of a bench_models profile.
+
+    Shares are of the whole profile's self CPU time, but bench_models keeps only its top rows: a
+    matrix product below them counts as rest, so this is a lower bound (exact when none is cut).
+    """
+    return sum(row["share"] for row in profile if row["op"] in MATMUL_OPS)
+
+
+def _ops(rows: list[dict]) -> str:
+    return ", ".join(f"`{row['op']}` {row['share']:.0%}" for row in rows)
+
+
+def _what_is_left(ratio: float, target: float, share: float) -> str:
+    """The rest's budget: the target needs ratio / target of today's time; with the matrix
+    products unchanged, the rest gets what they leave of it."""
+    allowed = ratio / target
+    if allowed > share:
+        return (
+            f"the target needs {allowed:.2f} of today's time, i.e. the rest cut from {1 - share:.0%} "
+            f"to {allowed - share:.0%} of today's time with the matrix products unchanged"
+        )
+    return (
+        f"the target needs {allowed:.2f} of today's time, less than the matrix products alone take "
+        f"({share:.0%}), so cutting the rest cannot reach it"
+    )
+
+
+def missed_entry(part: str, profile: list[dict] | None, s: dict) -> dict:
+    """What ``summary[precision]["missed"][part]`` holds for a missed target ("train" or "decode").
+
+    From the last round's bench_models profile of that part and the precision's summary row ``s``:
+    "profile" (its name), "top" (its first TOP_OPS rows: op, self_cpu_ms, share, calls),
+    "matmul_share" (:func:`matmul_share`) and "reason", a sentence whose every number is computed
+    from those two. For training also "matmul_fraction_of_ceiling", the step's matmul FLOP
+    (train_flop_per_step counts only those) over the matrix products' share of the step time,
+    against the attained mm ceiling (None when that share is 0), and "ratio_bound_at_ceiling", the
+    ratio with every counted FLOP at that ceiling and nothing else. Without a profile (None or
+    empty) "top" is empty, "matmul_share" None, and the reason says so.
+    """
+    name, key, covers = PARTS[part]
+    ratio, target = s[key]["median"], s["targets"][key]
+    head = f"{'Training' if part == 'train' else 'Decoding'} ratio {ratio:.2f} < {target:g}"
+    if not profile:
+        return {"profile": name, "top": [], "matmul_share": None, "reason": f"{head}; no profile recorded."}
+    share = matmul_share(profile)
+    matmuls = _ops([row for row in profile if row["op"] in MATMUL_OPS]) or "none listed"
+    others = _ops([row for row in profile if row["op"] not in MATMUL_OPS][:3]) or "none listed"
+    rest = f"the rest, {1 - share:.0%} (led by {others})"
+    entry = {"profile": name, "top": profile[:TOP_OPS], "matmul_share": share}
+    took = (
+        f"{head}: matrix products ({matmuls}) take {share:.0%} of the self CPU time of {covers} "
+        "(profiled in the last round)"
+    )
+    left = _what_is_left(ratio, target, share)
+    if part == "decode":
+        entry["reason"] = (
+            f"{took}, {rest}; {left} (the record has no FLOP count of decoding to set the matrix "
+            "products against the ceiling)."
+        )
+        return entry
+    whole = s["fraction_of_attained_ceiling"]
+    at_ceiling = whole / share if share > 0 else None
+    bound = ratio / whole
+    entry["matmul_fraction_of_ceiling"] = at_ceiling
+    entry["ratio_bound_at_ceiling"] = bound
+    pace = (
+        ""
+        if at_ceiling is None
+        else f" and, at {s['ours_gflop_per_s']:.1f} GFLOP/s over the whole step ({whole:.0%} of the "
+        f"attained mm ceiling), already run at {at_ceiling:.0%} of that ceiling"
+    )
+    entry["reason"] = (
+        f"{took}{pace}, so {rest}, bounds what is left: {left}; with every counted FLOP at the "
+        f"attained ceiling and nothing else the ratio would be {bound:.2f}"
+        + (", below the target." if bound < target else ".")
+    )
+    return entry
+
+
 def summarise(rounds: list[dict], threads: int, mhz: float | None) -> tuple[dict, dict]:
     """(summary per precision, peaks per precision) from the raw rounds.
 
     Per precision: the per-round training ratio LAWT step s / our step s and decoding ratio our
     cached matrices/s / LAWT matrices/s, each as median, min and max over the rounds, judged
     against TARGETS by the median; our GFLOP/s = train_flop_per_step / (median over rounds of our
-    median step seconds), as a fraction of the nominal peak and of the attained mm ceiling.
+    median step seconds), as a fraction of the nominal peak and of the attained mm ceiling;
+    "missed": {part: :func:`missed_entry`} for each missed target, from the last round's profiles
+    (an empty dict when both are met).
     """
     cores = min(threads, os.cpu_count() or threads)
     peaks, summary = {}, {}
@@ -308,6 +409,12 @@ def summarise(rounds: list[dict], threads: int, mhz: float | None) -> tuple[dict
                 "decode_ratio": bool(decode["median"] >= TARGETS["decode_ratio"]),
             },
         }
+        profiles = ours[-1].get("profiles") or {}  # only the last round is profiled
+        summary[prec]["missed"] = {
+            part: missed_entry(part, profiles.get(name), summary[prec])
+            for part, (name, key, _) in PARTS.items()
+            if not summary[prec]["met"][key]
+        }
     return summary, peaks
 
 
@@ -355,7 +462,9 @@ def run(
             for side in rd["order"]:
                 if side == "ours":
                     out = Path(tmp) / f"ours{r}.json"
-                    argv, cwd = ours(r, threads, quick, out), ROOT
+                    # Profiles only in the last round: bench_models profiles after all its timed
+                    # calls, so they cost that round some wall time but leave its timings alone.
+                    argv, cwd = ours(r, threads, quick, out, r == rounds - 1), ROOT
                 else:
                     argv, cwd = (lawt_train if side == "lawt_train" else lawt_decode)(r, quick), lawt_dir
                 stdout, wall = _call(argv, cwd, threads, side)
@@ -457,7 +566,18 @@ def format_summary(record: dict) -> str:
         )
     same = {prec: all(v) for prec, v in record["cached_equals_uncached"].items()}
     lines.append("cached == uncached decoding: " + ", ".join(f"{k} {v}" for k, v in same.items()))
+    for prec, s in record["summary"].items():
+        for part, m in (s.get("missed") or {}).items():
+            lines += _format_missed(prec, part, m)
     return "\n".join(lines)
+
+
+def _format_missed(prec: str, part: str, m: dict) -> list[str]:
+    """A missed target's top operators (op, share, calls) and its reason, for the terminal."""
+    what = "training" if part == "train" else "decoding"
+    lines = [f"{prec} {what} target missed; top operators by self CPU time ({m['profile']}, last round):"]
+    lines += [f"  {row['op']:<40}{row['share']:>7.1%}{row['calls']:>8} calls" for row in m["top"]]
+    return [*lines, f"  reason: {m['reason']}"]
 
 
 def main(argv: list[str] | None = None, **run_kwargs) -> int:

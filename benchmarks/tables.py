@@ -137,7 +137,8 @@ def _commit(git: dict) -> str:
 @register("bench-lawt")
 def bench_lawt(args: list[str], root: Path) -> str:
     """``bench-lawt LAWT_JSON``: one row per precision of our step and decoding against LAWT's
-    (ratios as median [min, max] over the rounds), our GFLOP/s against both peaks, and the run."""
+    (ratios as median [min, max] over the rounds), our GFLOP/s against both peaks, and the run;
+    then one paragraph per missed target that the record explains (``summary.<precision>.missed``)."""
     res = _read(args, root, "bench-lawt")
     yes = {True: "yes", False: "**no**"}
     t = next(iter(res["summary"].values()))["targets"]
@@ -170,7 +171,19 @@ def bench_lawt(args: list[str], root: Path) -> str:
         f"{_load(res['load_average_after'])} after; our commit {_commit(res['ours_git'])}, "
         f"LAWT commit {_commit(res['lawt_git'])}; LAWT runs float32 in both rows.",
     ]
+    for prec, s in res["summary"].items():
+        # Records written before the profiles were added have no "missed": no paragraph then.
+        for part, m in (s.get("missed") or {}).items():
+            lines += ["", _missed_paragraph(prec, part, m)]
     return "\n".join(lines)
+
+
+def _missed_paragraph(prec: str, part: str, m: dict) -> str:
+    """One missed target of a LAWT record: its profile's top operators (share, calls) and reason."""
+    what = "training" if part == "train" else "decoding"
+    top = ", ".join(f"`{r['op']}` {_share(r['share'])} ({r['calls']} calls)" for r in m.get("top", []))
+    where = f"Top operators by self CPU time ({m['profile']}, last round): {top}. " if top else ""
+    return f"**{prec}, {what} target missed.** {where}{m['reason']}"
 
 
 @register("bench-precision-band")

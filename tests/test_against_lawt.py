@@ -3,7 +3,8 @@
 The LAWT folder is a fake one with stub timing scripts (run through the real LAWT command
 builders, in that folder), and our side is an injected stub that writes a bench_models-like
 record. Each stub prints per-round numbers chosen so that the ratios are easy by hand, and
-appends its name, arguments, working folder and thread variables to a shared log.
+appends its name, arguments, working folder and thread variables to a shared log. Given
+``--profile``, our stub adds the hand-made PROFILES, as bench_models --profile would.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import against_lawt
+from benchmarks import against_lawt, bench_models
 from benchmarks import run as bench_run
 from experiments.readme_tables import render
 
@@ -35,6 +36,38 @@ FLOP = 1e10
 MM_FLOP = 2 * 1024**3
 CEILING_GFLOPS = {"float32": [100.0, 80.0, 120.0], "bf16": [400.0, 300.0, 500.0]}
 
+
+def _rows(*rows: tuple[str, float, int]) -> list[dict]:
+    return [
+        {"op": op, "self_cpu_ms": 1000 * share, "share": share, "calls": calls} for op, share, calls in rows
+    ]
+
+
+# Hand-made bench_models profiles (shares of a 1 s total). Matrix products: training
+# 0.40 + 0.20 + 0.05 + 0.02 (baddbmm, 7th row) + 0.01 (matmul) = 0.68; decoding 0.35 + 0.20 + 0.03 = 0.58.
+PROFILES = {
+    "train_step": _rows(
+        ("aten::mm", 0.40, 47),
+        ("aten::addmm", 0.20, 22),
+        ("aten::copy_", 0.15, 599),
+        ("aten::bmm", 0.05, 36),
+        ("aten::gelu_backward", 0.04, 4),
+        ("aten::_softmax", 0.03, 6),
+        ("aten::baddbmm", 0.02, 6),
+        ("aten::matmul", 0.01, 40),
+        ("aten::mul", 0.01, 13),
+    ),
+    "decode_cached": _rows(
+        ("aten::addmm", 0.35, 946),
+        ("aten::bmm", 0.20, 628),
+        ("aten::copy_", 0.17, 3980),
+        ("aten::argmax", 0.05, 78),
+        ("aten::_softmax", 0.04, 314),
+        ("aten::mm", 0.03, 78),
+        ("aten::gelu", 0.02, 158),
+    ),
+}
+
 LAWT_STUB = """
 import json, os, sys
 r = int(sys.argv[1].removeprefix("bench"))
@@ -48,7 +81,7 @@ print(json.dumps({payload}))
 
 OURS_STUB = """
 import json, os, sys
-r, out = int(sys.argv[1]), sys.argv[2]
+r, out, profile = int(sys.argv[1]), sys.argv[2], "--profile" in sys.argv[3:]
 with open({log!r}, "a") as fh:
     fh.write(json.dumps(["ours", sys.argv[1:], os.getcwd(), os.environ["OMP_NUM_THREADS"],
                          os.environ["MKL_NUM_THREADS"]]) + "\\n")
@@ -59,6 +92,7 @@ transformer = {{
         "decode_cached_matrices_per_s": v["decoded"][r],
         "train_flop_per_step": {flop!r},
         "cached_equals_uncached": v["same"][r],
+        "profiles": {profiles!r} if profile else {{}},
     }}
     for key, v in ours.items()
 }}
@@ -91,7 +125,7 @@ def setup(tmp_path, monkeypatch):
     log = tmp_path / "calls.log"
     lawt = _fake_lawt(tmp_path / "lawt", log)
     stub = tmp_path / "ours_stub.py"
-    stub.write_text(OURS_STUB.format(log=str(log), ours=OURS, flop=FLOP))
+    stub.write_text(OURS_STUB.format(log=str(log), ours=OURS, flop=FLOP, profiles=PROFILES))
     ceiling_calls = []
 
     def ceiling(threads):
@@ -103,7 +137,9 @@ def setup(tmp_path, monkeypatch):
         }
 
     kwargs = {
-        "ours": lambda r, threads, quick, out: [sys.executable, str(stub), str(r), str(out)],
+        "ours": lambda r, threads, quick, out, profile: (
+            [sys.executable, str(stub), str(r), str(out)] + (["--profile"] if profile else [])
+        ),
         "ceiling": ceiling,
         "log": lambda line: None,
     }
@@ -315,3 +351,136 @@ def test_bench_lawt_generator_renders_the_record(setup, tmp_path):
     assert bf16[-1] == "yes, **no**"
     assert "3 interleaved rounds, 2 threads, **forced on a busy machine**" in text
     assert "0.10, 0.20, 0.30 before" in text and "LAWT commit unknown" in text
+    # one paragraph per missed target (bf16 decoding), below the table and the run line
+    paragraphs = [p for p in text.split("\n\n") if "target missed" in p]
+    assert len(paragraphs) == 1 and text.index(paragraphs[0]) > text.index("LAWT commit unknown")
+    assert paragraphs[0].startswith(
+        "**bf16, decoding target missed.** Top operators by self CPU time (decode_cached, last round): "
+        "`aten::addmm` 35% (946 calls), `aten::bmm` 20% (628 calls), `aten::copy_` 17% (3980 calls), "
+    )
+    assert "`aten::mm` 3% (78 calls). Decoding ratio 2.40 < 3: matrix products" in paragraphs[0]
+    assert "the rest cut from 42% to 22%" in paragraphs[0]
+
+    # a record from before the profiles (no "missed") still renders, without paragraphs
+    record = json.loads(out.read_text())
+    for s in record["summary"].values():
+        del s["missed"]
+    out.write_text(json.dumps(record))
+    old = render(doc, tmp_path)
+    assert "target missed" not in old and "| bf16 |" in old
+
+
+def _row(ratio_key: str, ratio: float, fraction: float = 0.5, gflops: float = 100.0) -> dict:
+    """The parts of a summary row that missed_entry reads."""
+    return {
+        ratio_key: {"median": ratio},
+        "targets": dict(against_lawt.TARGETS),
+        "fraction_of_attained_ceiling": fraction,
+        "ours_gflop_per_s": gflops,
+    }
+
+
+def test_matmul_share_and_training_reason_by_hand():
+    profile = PROFILES["train_step"]
+    # mm, addmm, bmm, baddbmm (beyond the top 6 rows) and matmul; copy_, GELU, softmax, mul are rest
+    assert against_lawt.matmul_share(profile) == pytest.approx(0.68)
+    m = against_lawt.missed_entry("train", profile, _row("train_ratio", 1.5))
+    assert m["profile"] == "train_step" and m["top"] == profile[:6]
+    assert m["matmul_share"] == pytest.approx(0.68)
+    # 50% of the ceiling over the whole step, 68% of it in matrix products: 0.5 / 0.68 = 74%
+    assert m["matmul_fraction_of_ceiling"] == pytest.approx(0.5 / 0.68)
+    assert m["ratio_bound_at_ceiling"] == pytest.approx(3.0)  # 1.5 / 0.5
+    reason = m["reason"]
+    assert reason.startswith("Training ratio 1.50 < 2: matrix products (`aten::mm` 40%, `aten::addmm` 20%")
+    assert "take 68% of the self CPU time of one training step" in reason
+    assert "100.0 GFLOP/s over the whole step (50% of the attained mm ceiling)" in reason
+    assert "already run at 74% of that ceiling" in reason
+    assert "the rest, 32% (led by `aten::copy_` 15%, `aten::gelu_backward` 4%, `aten::_softmax` 3%)" in reason
+    # the target allows 1.5 / 2 = 0.75 of today's time: the rest from 32% to 0.75 - 0.68 = 7%
+    assert "needs 0.75 of today's time, i.e. the rest cut from 32% to 7%" in reason
+    assert reason.endswith("the ratio would be 3.00.")
+
+    # 1.0 against 2 allows 0.5 of today's time, less than the matrix products' 68%; at the
+    # ceiling (80% of it today) the ratio would be 1.0 / 0.8 = 1.25
+    m = against_lawt.missed_entry("train", profile, _row("train_ratio", 1.0, fraction=0.8))
+    assert (
+        "less than the matrix products alone take (68%), so cutting the rest cannot reach it" in m["reason"]
+    )
+    assert m["reason"].endswith("the ratio would be 1.25, below the target.")
+
+
+def test_decoding_reason_and_missing_profile():
+    profile = PROFILES["decode_cached"]
+    m = against_lawt.missed_entry("decode", profile, _row("decode_ratio", 2.4))
+    assert m["matmul_share"] == pytest.approx(0.58) and m["top"] == profile[:6]
+    assert "matmul_fraction_of_ceiling" not in m  # no decoding FLOP count to compare
+    assert "take 58% of the self CPU time of one cached greedy decoding" in m["reason"]
+    # 2.4 / 3 = 0.8 of today's time: the rest from 42% to 0.8 - 0.58 = 22%
+    assert "needs 0.80 of today's time, i.e. the rest cut from 42% to 22%" in m["reason"]
+    assert "no FLOP count of decoding" in m["reason"]
+    for empty in (None, []):
+        m = against_lawt.missed_entry("decode", empty, _row("decode_ratio", 2.4))
+        assert m == {
+            "profile": "decode_cached",
+            "top": [],
+            "matmul_share": None,
+            "reason": "Decoding ratio 2.40 < 3; no profile recorded.",
+        }
+
+
+class _AnyPath:
+    """Equal to any string naming a JSON file (the temporary paths of our side's output)."""
+
+    def __eq__(self, other):
+        return isinstance(other, str) and other.endswith(".json")
+
+
+ANY_PATH = _AnyPath()
+
+
+def test_profiles_only_in_the_last_round_and_missed_targets_explained(setup, capsys, tmp_path):
+    lawt, kwargs, log, _ = setup
+    assert against_lawt.main([str(lawt), "--out", str(tmp_path / "lawt.json")], **kwargs) == 0
+    ours_args = [c[1] for c in _calls(log) if c[0] == "ours"]
+    assert ours_args == [["0", ANY_PATH], ["1", ANY_PATH], ["2", ANY_PATH, "--profile"]]
+    record = json.loads((tmp_path / "lawt.json").read_text())
+    profiles = [rd["ours"]["transformer"]["reference"]["profiles"] for rd in record["raw_rounds"]]
+    assert profiles[:2] == [{}, {}] and profiles[2] == PROFILES
+    # float32 meets both targets; bf16 misses decoding (2.40 < 3), explained from the last round
+    assert record["summary"]["float32"]["missed"] == {}
+    missed = record["summary"]["bf16"]["missed"]
+    assert set(missed) == {"decode"}
+    assert missed["decode"]["matmul_share"] == pytest.approx(0.58)
+    assert missed["decode"]["top"] == PROFILES["decode_cached"][:6]
+    printed = capsys.readouterr().out
+    summary_end = printed.index("cached == uncached decoding")
+    assert printed.index("bf16 decoding target missed") > summary_end  # after the summary table
+    assert "aten::addmm" in printed and "35.0%     946 calls" in printed
+    assert "aten::gelu " not in printed  # 7th row: not among the top 6
+    assert "  reason: Decoding ratio 2.40 < 3: matrix products" in printed
+
+    assert against_lawt.our_command(0, 2, False, Path("o.json"), profile=True)[-1] == "--profile"
+    assert "--profile" not in against_lawt.our_command(0, 2, True, Path("o.json"))
+
+
+def test_bench_models_profiles_after_every_timed_call(monkeypatch):
+    order = []
+    time_repeats, profile = bench_models.time_repeats, bench_models._profile
+
+    def timed(fn, warmup, repeats):
+        order.append("timed")
+        return time_repeats(fn, warmup, repeats)
+
+    def profiled(fn, rows=12):
+        order.append("profile")
+        return profile(fn, rows)
+
+    monkeypatch.setattr(bench_models, "time_repeats", timed)
+    monkeypatch.setattr(bench_models, "_profile", profiled)
+    tiny = bench_models.TransformerBench("tiny", 2, "P1000", 16, 2, 1, 1, 32, 4, 4)
+    res = bench_models.bench_transformer(tiny, quick=True, profile=True, uncached_repeats=1)
+    # training, cached and uncached decoding timed, then the two profiles
+    assert order == ["timed", "timed", "timed", "profile", "profile"]
+    assert set(res["profiles"]) == {"decode_cached", "train_step"}
+    for rows in res["profiles"].values():
+        assert rows and {"op", "self_cpu_ms", "share", "calls"} <= set(rows[0])
