@@ -82,7 +82,8 @@ SHA-256 hashes of the training and test tensors, the step budget and where the c
 test scores and the run record (git commit, versions, hardware, seed, wall time). A record
 whose file exists with the same protocol is skipped, so a sweep resumes across sessions; a
 file with a different protocol stops the sweep before anything runs (one folder, one protocol).
-One thread per process (``torch.set_num_threads(1)``).
+One thread per process (``torch.set_num_threads(1)``). ``sweep_table`` renders a folder of records
+as the generated table of ``results/authors_sweep/README.md`` (``python -m experiments tables``).
 """
 
 from __future__ import annotations
@@ -123,12 +124,14 @@ __all__ = [
     "derived_seed",
     "figure_accuracy_vs_size",
     "load_records",
+    "plan_keys",
     "planned_steps",
     "record_name",
     "run_one",
     "run_sweep",
     "sampler_config",
     "score_predictions",
+    "sweep_table",
     "tensor_sha256",
     "test_set",
     "training_set",
@@ -153,6 +156,10 @@ OURS_WARMUP, OURS_MIN_LR_RATIO, OURS_WEIGHT_DECAY, OURS_CLIP = 200, 0.05, 0.01, 
 EVAL_BATCH = 8192
 LOSS_TRACE_POINTS = 20
 DEFAULT_MAX_STEPS = 1000  # see "Cost" in the module docstring
+# The sweep the command line runs by default: the authors' published dims 1-3, sizes 2^5..2^18.
+DEFAULT_DIMS = (1, 2, 3)
+DEFAULT_SIZES_LOG2 = tuple(range(5, 19))
+DEFAULT_SEEDS = (0,)
 
 
 class SweepError(ValueError):
@@ -507,6 +514,18 @@ def _write_json_atomic(path: Path, obj: dict) -> None:
             os.remove(tmp)
 
 
+def plan_keys(
+    functions: Sequence[str] = FUNCTIONS,
+    dims: Sequence[int] = DEFAULT_DIMS,
+    sizes_log2: Sequence[int] = DEFAULT_SIZES_LOG2,
+    arms: Sequence[str] = ARMS,
+    seeds: Sequence[int] = DEFAULT_SEEDS,
+) -> list[tuple[str, int, int, str, int]]:
+    """Every (function, n, k, arm, seed) of a sweep in run order: function, n, seed, k, arm (both
+    arms of one training set back to back). The defaults are the command line's default sweep."""
+    return [(f, n, k, a, s) for f in functions for n in dims for s in seeds for k in sizes_log2 for a in arms]
+
+
 def _read_record(path: Path) -> dict:
     try:
         rec = json.loads(path.read_text())
@@ -537,13 +556,13 @@ def _check_settings(functions, dims, ks, arms, seeds, max_steps, test_size_log2)
 
 def run_sweep(
     functions: Sequence[str] = FUNCTIONS,
-    dims: Sequence[int] = (1, 2, 3),
-    sizes_log2: Sequence[int] = tuple(range(5, 19)),
+    dims: Sequence[int] = DEFAULT_DIMS,
+    sizes_log2: Sequence[int] = DEFAULT_SIZES_LOG2,
     arms: Sequence[str] = ARMS,
     max_steps: int = DEFAULT_MAX_STEPS,
     test_size_log2: int = 15,
     out: str | Path = DEFAULT_OUT,
-    seeds: Sequence[int] = (0,),
+    seeds: Sequence[int] = DEFAULT_SEEDS,
     authors_dtype: str = "float64",
     echo: Callable[[str], None] = print,
     dry_run: bool = False,
@@ -561,7 +580,7 @@ def run_sweep(
         raise SweepError(f"authors_dtype must be float64 or float32, got {authors_dtype!r}")
     protocol = Protocol(max_steps, test_size_log2, authors_dtype)
     out = Path(out)
-    plan = [(f, n, k, a, s) for f in functions for n in dims for s in seeds for k in ks for a in arms]
+    plan = plan_keys(functions, dims, ks, arms, seeds)
     state = {}
     for key in plan:
         path = out / record_name(*key)
@@ -608,6 +627,165 @@ def run_sweep(
 def load_records(folder: str | Path) -> list[dict]:
     """Every record ``*.json`` in ``folder`` (sorted by name); SweepError on a foreign file."""
     return [_read_record(p) for p in sorted(Path(folder).glob("*.json"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# table (the generated block of results/authors_sweep/README.md: ``python -m experiments tables
+# authors-sweep DIR``, registered in experiments.readme_tables)
+
+Key = tuple[str, int, int, str, int]  # (function, n, k, arm, seed), as in record_name
+
+
+def _key(rec: dict) -> Key:
+    k = rec["key"]
+    return (k["function"], k["n"], k["train_size_log2"], k["arm"], k["seed"])
+
+
+def _span(ks: Sequence[int]) -> str:
+    """``2^5..2^18`` for consecutive exponents, else ``2^5, 2^7``."""
+    ks = sorted(ks)
+    if len(ks) > 2 and ks == list(range(ks[0], ks[-1] + 1)):
+        return f"2^{ks[0]}..2^{ks[-1]}"
+    return ", ".join(f"2^{k}" for k in ks)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _within5(rec: dict) -> dict:
+    return rec["test"]["accuracy"]["0.05"]
+
+
+def _function_table(by_key: dict[Key, dict], function: str, ks: list[int], rows: list[tuple]) -> list[str]:
+    """The Markdown table of one function: a row per (n, arm[, seed]), a cell per k ("-": no record),
+    and the Wilson 95% interval of the row's largest k that has a record."""
+    with_seed = len({row[2] for row in rows}) > 1
+    head = ["n", "arm", *(["seed"] if with_seed else []), *[f"2^{k}" for k in ks], "95% CI at largest N"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * (len(head) - len(ks) - 1) + "---:|" * len(ks) + "---|",
+    ]
+    for n, arm, seed in rows:
+        recs = {k: by_key.get((function, n, k, arm, seed)) for k in ks}
+        cells = [_pct(_within5(r)["acc"]) if r else "-" for r in recs.values()]
+        done = [k for k, r in recs.items() if r]
+        if done:
+            lo, hi = _within5(recs[done[-1]])["ci95"]
+            ci = f"2^{done[-1]}: [{_pct(lo)}, {_pct(hi)}]"
+        else:
+            ci = "-"
+        label = [str(n), arm, *([str(seed)] if with_seed else [])]
+        lines.append("| " + " | ".join([*label, *cells, ci]) + " |")
+    return lines
+
+
+def _rejections(recs: list[dict]) -> str:
+    """Per n: candidates rejected of those drawn, summed over the training sets and over the test
+    sets, each set counted once by its hash (both arms of one size share one training set)."""
+    parts = []
+    for n in sorted({r["key"]["n"] for r in recs}):
+        sets = {"train": {}, "test": {}}
+        for r in recs:
+            if r["key"]["n"] == n:
+                for part in sets:
+                    d = r["data"][part]
+                    sets[part][d["sha256"]] = (d["rejected"], d["drawn"])
+        train, test = ((sum(v[0] for v in s.values()), sum(v[1] for v in s.values())) for s in sets.values())
+        parts.append(
+            f"n = {n}: training sets {train[0]:,} of {train[1]:,} drawn, test set {test[0]:,} of {test[1]:,}"
+        )
+    return "; ".join(parts)
+
+
+def _cap(recs: list[dict]) -> str:
+    """The step cap(s) and, per k where a record says it bit, the epoch it bit at."""
+    caps = sorted({r["training"]["max_steps"] for r in recs})
+    bit: dict[int, set[float]] = defaultdict(set)
+    for r in recs:
+        if r["training"]["cap_bit"]:
+            bit[r["key"]["train_size_log2"]].add(r["training"]["cap_bit_at"]["epoch"])
+    text = f"Step cap {' / '.join(f'{c:,}' for c in caps)} steps"
+    if not bit:
+        return text + ": never bit"
+    where = ", ".join(f"2^{k} (epoch {' / '.join(f'{e:g}' for e in sorted(bit[k]))})" for k in sorted(bit))
+    return f"{text}: bit at {where}"
+
+
+def _function_line(function: str, recs: list[dict]) -> str:
+    """One line: matrices rejected and redrawn, where the step cap bit, records per arm, and any run
+    stopped by a non-finite loss."""
+    per_arm = defaultdict(int)
+    for r in recs:
+        per_arm[r["key"]["arm"]] += 1
+    arms = ", ".join(f"{a} {per_arm[a]}" for a in sorted(per_arm, key=_arm_order))
+    line = (
+        f"{function}: rejected and redrawn (no reliable real f(A)): {_rejections(recs)}. "
+        f"{_cap(recs)}. Records: {arms}."
+    )
+    stopped = [
+        f"n = {r['key']['n']} {r['key']['arm']} 2^{r['key']['train_size_log2']} at step "
+        f"{r['training']['nonfinite_loss_at_step']}"
+        for r in recs
+        if r["training"].get("nonfinite_loss_at_step") is not None
+    ]
+    if stopped:
+        line += " Stopped by a non-finite loss: " + ", ".join(stopped) + "."
+    return line
+
+
+def _arm_order(arm: str) -> tuple[int, str]:
+    return (ARMS.index(arm) if arm in ARMS else len(ARMS), arm)
+
+
+def sweep_table(records: Sequence[dict], plan: Sequence[Key] | None = None) -> str:
+    """Markdown of the sweep's records, every number read from them, none recomputed.
+
+    Per function that has records (in FUNCTIONS order): a table of accuracy within 5% in percent
+    (one decimal), one row per (n, arm) -- per (n, arm, seed) when several seeds are present --
+    one column per training size 2^k for every k present in any record, "-" where the record is
+    missing, and the Wilson 95% interval at the row's largest k with a record; then one line with
+    the matrices rejected and redrawn, where the step cap bit, and the records per arm. Last, how
+    many of ``plan`` (default ``plan_keys()``, the command line's default sweep) exist, and how
+    many records lie outside it. Raises ValueError on two records with one key.
+    """
+    plan = plan_keys() if plan is None else list(plan)
+    by_key: dict[Key, dict] = {}
+    for r in records:
+        if _key(r) in by_key:
+            raise ValueError(f"two records of {record_name(*_key(r))}")
+        by_key[_key(r)] = r
+    ks = sorted({k[2] for k in by_key})
+    functions = [f for f in FUNCTIONS if any(k[0] == f for k in by_key)]
+    functions += sorted({k[0] for k in by_key} - set(functions))
+    rows = sorted({(k[1], k[3], k[4]) for k in by_key}, key=lambda r: (r[0], _arm_order(r[1]), r[2]))
+    tests = sorted({r["test"]["n"] for r in by_key.values()})
+    out = []
+    if by_key:
+        out += [
+            f"Accuracy within 5% in percent of the {' / '.join(f'{t:,}' for t in tests)} test matrices "
+            "of each (function, n) (relative entrywise L1 error below 0.05); columns: training-set "
+            'size N; "-": no record yet; last column: the Wilson 95% interval at the row\'s largest N '
+            "with a record.",
+            "",
+        ]
+    for f in functions:
+        recs = [r for k, r in by_key.items() if k[0] == f]
+        out += [f"**{f}**", "", *_function_table(by_key, f, ks, rows), "", _function_line(f, recs), ""]
+    planned = set(plan)
+    present = sum(1 for k in planned if k in by_key)
+    missing_functions = [f for f in dict.fromkeys(k[0] for k in plan) if f not in functions]
+    pf, pn, pk, pa, ps = (list(dict.fromkeys(k[i] for k in plan)) for i in range(5))
+    line = (
+        f"Records: {present} of the {len(planned)} planned ({', '.join(pf)}; n = {', '.join(map(str, pn))}; "
+        f"N = {_span(pk)}; arms {', '.join(pa)}; seed{'s' * (len(ps) > 1)} {', '.join(map(str, ps))}) exist"
+    )
+    extra = len(set(by_key) - planned)
+    line += f", and {extra} outside the plan." if extra else "."
+    if missing_functions:
+        line += f" No records yet for {', '.join(missing_functions)}."
+    out.append(line)
+    return "\n".join(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -687,14 +865,21 @@ def figure_accuracy_vs_size(folder: str | Path = REFERENCE_DIR):
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--functions", nargs="+", default=list(FUNCTIONS), metavar="F", help="default: all five")
-    p.add_argument("--dims", nargs="+", type=int, default=[1, 2, 3], metavar="N", help="default 1 2 3")
+    p.add_argument(
+        "--dims",
+        nargs="+",
+        type=int,
+        default=list(DEFAULT_DIMS),
+        metavar="N",
+        help=f"default {' '.join(map(str, DEFAULT_DIMS))}",
+    )
     p.add_argument(
         "--sizes-log2",
         nargs=2,
         type=int,
-        default=[5, 18],
+        default=[DEFAULT_SIZES_LOG2[0], DEFAULT_SIZES_LOG2[-1]],
         metavar=("LO", "HI"),
-        help="training sizes 2^LO .. 2^HI (default 5 18)",
+        help=f"training sizes 2^LO .. 2^HI (default {DEFAULT_SIZES_LOG2[0]} {DEFAULT_SIZES_LOG2[-1]})",
     )
     p.add_argument(
         "--arms", nargs="+", default=list(ARMS), metavar="ARM", help="authors, ours (default both)"
@@ -711,7 +896,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", default=str(DEFAULT_OUT), metavar="DIR", help="record folder (default runs/authors_sweep)"
     )
-    p.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="S", help="default 0")
+    p.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=list(DEFAULT_SEEDS),
+        metavar="S",
+        help=f"default {' '.join(map(str, DEFAULT_SEEDS))}",
+    )
     p.add_argument(
         "--authors-dtype",
         choices=("float64", "float32"),
