@@ -105,15 +105,6 @@ def test_bf16_attention_on_cpu_is_close_to_float32():
     torch.testing.assert_close(out.float(), ref, rtol=0.0, atol=4 * 2.0**-8 * float(ref.abs().max()))
 
 
-def test_source_mask_is_none_only_without_padding():
-    model = small_model()
-    src = random_ids((3, 7), 40, seed=4)
-    assert model.source_mask(src) is None
-    src[1, 5:] = PAD
-    mask = model.source_mask(src)
-    assert mask.shape == (3, 1, 1, 7) and not bool(mask[1, 0, 0, 5:].any()) and bool(mask[0].all())
-
-
 def test_decoder_is_causal():
     model = small_model()
     src = random_ids((4, 9), 40, seed=1)

@@ -345,17 +345,16 @@ class Seq2SeqTransformer(nn.Module):
         if ids.shape[1] == 0:
             raise ValueError(f"{name} must hold at least one position")
 
-    def source_mask(self, src: Tensor) -> Tensor | None:
-        """src (B, S) -> bool (B, 1, 1, S), True at keys that may be attended to (not pad_id);
-        None when no key of the batch is padding (one task's sequences all have one length), so
-        that attention runs unmasked (1.09x faster per training step, issue 13).
+    def source_mask(self, src: Tensor) -> Tensor:
+        """src (B, S) -> bool (B, 1, 1, S), True at keys that may be attended to (not pad_id).
+
+        Kept even when nothing is padded: dropping it measured no faster (issue 13, candidate
+        "float32 unmasked" in benchmarks/README.md).
 
         A source made only of padding attends to all its positions instead, which keeps the
         softmax finite; such a row has no content, so what it decodes is meaningless anyway.
         """
         keep = src != self.pad_id  # (B, S)
-        if bool(keep.all()):
-            return None
         keep = keep | ~keep.any(dim=1, keepdim=True)
         return keep[:, None, None, :]  # (B, 1, 1, S)
 
