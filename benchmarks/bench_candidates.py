@@ -1,13 +1,18 @@
 """Which speed-ups of the transformer pay on this CPU: each candidate timed against float32 (issue 13).
 
-Every candidate runs the reference configuration of :mod:`benchmarks.bench_models` (5x5, P1000,
-d_model 256, 8 heads, 2+2 layers, FFN 1024; training batch 64, decoding batch 128) from the same
-initial weights, in one process, in interleaved rounds (A B C ..., B C ... A, ...), and reports the
+Every candidate runs a configuration of :mod:`benchmarks.bench_models` (``--config reference``,
+the default: 5x5, P1000, d_model 256, 8 heads, 2+2 layers, FFN 1024; ``--config cpu``: 3x3, P1000,
+d_model 128, 4 heads, 2+2 layers, FFN 512, close to the study's model; training batch 64, decoding
+batch 128) from the same initial weights, in one process, in interleaved rounds (A B C ...,
+B C ... A, ...), and reports the
 median seconds per call and the ratio to the float32 baseline timed in the same rounds.
 
 Training candidates (one full step: forward, cross-entropy, backward, clipping, AdamW):
 
-* ``float32``: the default path (SDPA attention, AdamW's per-tensor loop); the baseline;
+* ``float32``: the default path (SDPA attention with the source padding mask, AdamW's
+  per-tensor loop); the baseline;
+* ``float32 unmasked``: no source mask (no source of one task is padded, so the mask is all
+  True): what skipping the padding work would save;
 * ``float32 foreach`` / ``float32 fused``: AdamW with ``foreach=True`` / ``fused=True``;
 * ``float32 explicit``: attention forced through the two matmuls of ``explicit_attention``;
 * ``bf16 sdpa``: CPU bf16 autocast with attention forced through SDPA;
@@ -24,8 +29,8 @@ autocast); each bf16 candidate reports the fraction of tokens equal to float32's
 The record also holds the profiler's top operators of one bf16 training step and one bf16
 decoding, which say where the remaining time goes.
 
-    python -m benchmarks.bench_candidates [--threads 1] [--rounds 5] [--compile] [--quick]
-                                          [--out benchmarks/results/candidates.json]
+    python -m benchmarks.bench_candidates [--config reference|cpu] [--threads 1] [--rounds 5]
+                                          [--compile] [--quick] [--out benchmarks/results/candidates.json]
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ __all__ = ["TRAIN_CANDIDATES", "DECODE_CANDIDATES", "forced_attention", "run", "
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "candidates.json"
 TRAIN_CANDIDATES = (
     "float32",
+    "float32 unmasked",
     "float32 foreach",
     "float32 fused",
     "float32 explicit",
@@ -96,9 +102,9 @@ def forced_attention(kernel: str | None):
         transformer_module.attention = original
 
 
-def _train_steps(compile_: bool) -> dict[str, Callable[[], None]]:
+def _train_steps(config: str, compile_: bool) -> dict[str, Callable[[], None]]:
     """One step function per training candidate, each with its own model and optimizer."""
-    cfg = CONFIGS["reference"]
+    cfg = CONFIGS[config]
     enc = get_encoding(cfg.encoding)
     src, tgt_in, tgt_out = teacher_forced_pairs(cfg, enc)
 
@@ -109,6 +115,10 @@ def _train_steps(compile_: bool) -> dict[str, Callable[[], None]]:
         bf16 = name.startswith("bf16")
         kernel = "sdpa" if name.endswith("sdpa") else "explicit" if name.endswith("explicit") else None
         forward = torch.compile(model) if name.endswith("compiled") else model
+        if name.endswith("unmasked"):
+            # No source is padded, so the mask keeps every key: dropping it leaves the outputs
+            # unchanged and removes only the masked kernel's work.
+            model.source_mask = lambda src: None
 
         def step():
             with forced_attention(kernel), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -127,8 +137,8 @@ def _train_steps(compile_: bool) -> dict[str, Callable[[], None]]:
     return {name: make(name) for name in names}
 
 
-def _decoders() -> tuple[dict[str, Callable[[], None]], dict[str, torch.Tensor]]:
-    cfg = CONFIGS["reference"]
+def _decoders(config: str) -> tuple[dict[str, Callable[[], None]], dict[str, torch.Tensor]]:
+    cfg = CONFIGS[config]
     enc = get_encoding(cfg.encoding)
     L = enc.sequence_length(cfg.n, cfg.n)
     model = seeded_model(cfg, enc).eval()
@@ -183,16 +193,20 @@ def _summary(times: dict[str, list[float]], baseline: str) -> dict:
     }
 
 
-def run(threads: int = 1, rounds: int = 5, compile_: bool = False, quick: bool = False) -> dict:
-    """Time every candidate; returns the JSON-ready record."""
+def run(
+    threads: int = 1, rounds: int = 5, compile_: bool = False, quick: bool = False, config: str = "reference"
+) -> dict:
+    """Time every candidate on a config of bench_models.CONFIGS; returns the JSON-ready record."""
+    if config not in CONFIGS:
+        raise ValueError(f"unknown config {config!r}; allowed: {', '.join(CONFIGS)}")
     if threads < 1 or rounds < 1:
         raise ValueError(f"threads and rounds must be >= 1, got {threads} and {rounds}")
     torch.set_num_threads(threads)
     load_before = os.getloadavg()
     t0 = time.time()
-    train_fns = _train_steps(compile_)
+    train_fns = _train_steps(config, compile_)
     train_times, train_warm = _interleaved(train_fns, 1 if quick else rounds)
-    dec_fns, tokens = _decoders()
+    dec_fns, tokens = _decoders(config)
     dec_times, _ = _interleaved(dec_fns, 1 if quick else max(3, rounds // 2))
     agreement = {
         name: float((tokens[name] == tokens["float32"]).float().mean())
@@ -210,6 +224,7 @@ def run(threads: int = 1, rounds: int = 5, compile_: bool = False, quick: bool =
         "environment": environment(),
         "commit": commit,
         "dirty": dirty,
+        "config": config,
         "threads": threads,
         "rounds": 1 if quick else rounds,
         "quick": quick,
@@ -234,10 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         "--compile", action="store_true", help="add torch.compile of the bf16 step (compiles 1-2 min)"
     )
     p.add_argument("--quick", action="store_true", help="one round (smoke test)")
+    p.add_argument(
+        "--config",
+        default="reference",
+        choices=sorted(CONFIGS),
+        help="bench_models config: reference (5x5, d_model 256, default) or cpu (3x3, d_model 128)",
+    )
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     try:
-        res = run(args.threads, args.rounds, args.compile, args.quick)
+        res = run(args.threads, args.rounds, args.compile, args.quick, args.config)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
