@@ -60,6 +60,7 @@ from benchmarks.bench_models import (  # noqa: E402
     _suppress_eos,
     seeded_model,
     teacher_forced_pairs,
+    training_step,
 )
 from benchmarks.timing import environment  # noqa: E402
 from experiments.data import get_encoding  # noqa: E402
@@ -106,7 +107,7 @@ def _train_steps(config: str, compile_: bool) -> dict[str, Callable[[], None]]:
     """One step function per training candidate, each with its own model and optimizer."""
     cfg = CONFIGS[config]
     enc = get_encoding(cfg.encoding)
-    src, tgt_in, tgt_out = teacher_forced_pairs(cfg, enc)
+    pairs = teacher_forced_pairs(cfg, enc)
 
     def make(name: str) -> Callable[[], None]:
         model = seeded_model(cfg, enc).train()
@@ -120,18 +121,9 @@ def _train_steps(config: str, compile_: bool) -> dict[str, Callable[[], None]]:
             # unchanged and removes only the masked kernel's work.
             model.source_mask = lambda src: None
 
-        def step():
-            with forced_attention(kernel), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = forward(src, tgt_in)  # (B, L+1, V)
-            loss = F.cross_entropy(
-                logits.float().reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=enc.pad_id
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-
-        return step
+        return training_step(
+            model, opt, pairs, enc.pad_id, bf16, forward, context=lambda: forced_attention(kernel)
+        )
 
     names = list(TRAIN_CANDIDATES) + (["bf16 compiled"] if compile_ else [])
     return {name: make(name) for name in names}

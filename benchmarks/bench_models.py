@@ -24,6 +24,7 @@ and >= 116 decoded matrices/s on the 2-core machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -159,6 +160,35 @@ def teacher_forced_pairs(cfg: TransformerBench, enc) -> tuple[torch.Tensor, torc
     return src, torch.cat([bos, tgt], 1), torch.cat([tgt, eos], 1)
 
 
+def training_step(
+    model: Seq2SeqTransformer,
+    opt: torch.optim.Optimizer,
+    pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    pad_id: int,
+    bf16: bool = False,
+    forward: Callable | None = None,
+    context: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> Callable[[], None]:
+    """One full step on fixed teacher-forced pairs: forward (under CPU bf16 autocast when bf16;
+    through `forward`, e.g. a compiled model, when given; inside `context()`), token
+    cross-entropy in float32, backward, clipping at 1.0, optimizer step."""
+    src, tgt_in, tgt_out = pairs
+    run = model if forward is None else forward
+
+    def step():
+        with context(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = run(src, tgt_in)  # (B, L+1, V)
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=pad_id
+        )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+
+    return step
+
+
 PRECISIONS = ("float32", "bf16")
 
 
@@ -183,19 +213,8 @@ def bench_transformer(
     enc = get_encoding(cfg.encoding)
     L = enc.sequence_length(cfg.n, cfg.n)  # tokens per matrix
     model = seeded_model(cfg, enc)
-    src, tgt_in, tgt_out = teacher_forced_pairs(cfg, enc)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-    def train_step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            logits = model(src, tgt_in)  # (B, L+1, V)
-        loss = F.cross_entropy(
-            logits.float().reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=enc.pad_id
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+    train_step = training_step(model, opt, teacher_forced_pairs(cfg, enc), enc.pad_id, bf16)
 
     model.train()
     train = time_repeats(train_step, warmup=2 if quick else 3, repeats=3 if quick else 10)
