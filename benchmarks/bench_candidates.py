@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import json
 import os
 import statistics
 import sys
@@ -62,7 +61,7 @@ from benchmarks.bench_models import (  # noqa: E402
     teacher_forced_pairs,
     training_step,
 )
-from benchmarks.timing import environment  # noqa: E402
+from benchmarks.timing import environment, write_record  # noqa: E402
 from experiments.data import get_encoding  # noqa: E402
 from experiments.models import Seq2SeqTransformer  # noqa: E402
 from experiments.runrecord import git_commit  # noqa: E402
@@ -259,9 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{part:<7}{name:<18}{r['median_s']:>8.3f} s  {r['speedup']:.2f}x")
     for name, a in res["decode_token_agreement_with_float32"].items():
         print(f"decode {name}: {a:.2%} of tokens equal to float32's")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, res)
     return 0
 
 

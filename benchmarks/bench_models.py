@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import statistics
@@ -42,6 +41,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from benchmarks.timing import write_record  # noqa: E402
 from experiments.data import get_encoding  # noqa: E402
 from experiments.models import MLP, Seq2SeqTransformer  # noqa: E402
 
@@ -482,9 +482,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"  {row['op']:<55} {row['self_cpu_ms']:>9.1f} ms {row['share']:>6.1%}"
                         f" {row['calls']:>6} calls"
                     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, res)
     return 0
 
 

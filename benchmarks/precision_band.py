@@ -32,7 +32,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.timing import environment  # noqa: E402
+from benchmarks.timing import environment, write_record  # noqa: E402
 from experiments.run_folder import read_metrics  # noqa: E402
 from experiments.runrecord import git_commit  # noqa: E402
 
@@ -165,9 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'within' if res['within_band'] else 'OUTSIDE'}); bf16 speed-up {res['speedup_bf16']:.2f}x "
         f"({res['examples_per_s']['bf16']:.0f} vs {res['examples_per_s']['float32']:.0f} examples/s)"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_record(args.out, res)
     return 0
 
 

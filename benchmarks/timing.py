@@ -7,6 +7,7 @@ processes on a shared machine falls on both sides of a ratio alike.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -14,11 +15,12 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["Timing", "time_side_by_side", "environment", "row"]
+__all__ = ["Timing", "time_side_by_side", "environment", "row", "write_record"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,10 @@ def row(
         "higher_is_better": higher_is_better,
         "met": met,
     }
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Write a benchmark record as indented JSON (creating its folder) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {path}")
