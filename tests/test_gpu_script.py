@@ -34,7 +34,17 @@ def test_run_sh_smoke_on_cpu_writes_a_run_record(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads((tmp_path / "gpu-paper" / "results.json").read_text())
     assert res["status"] == "finished" and res["steps"] == 3 and res["n"] == 5
-    assert json.loads((tmp_path / "evaluate.json").read_text())["n"] == 16
+    assert "gpu-paper" in (tmp_path / "summary.md").read_text()
+    assert not list(tmp_path.rglob("*.pt")), "checkpoints must stay out of $OUT (they would not come back)"
+
+
+def test_run_sh_deadline_stops_the_whole_run(tmp_path):
+    env = dict(os.environ, SMOKE="1", OUT=str(tmp_path / "out"), WORK=str(tmp_path / "work"), DEADLINE="2")
+    proc = subprocess.run(
+        ["bash", str(REPO / "results/gpu/run.sh")], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode != 0 and "deadline of 2s reached" in proc.stderr
+    assert not (tmp_path / "out" / "gpu-paper" / "results.json").exists()
 
 
 def test_run_sh_refuses_without_cuda(tmp_path):
