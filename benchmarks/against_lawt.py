@@ -87,8 +87,13 @@ SETUP_DOC = "shared/bench/README.md"
 REQUIRED = ("train.py", "src/", "lawt_train_step.py", "lawt_decode.py")
 LOAD_LIMIT = 0.5  # 1-minute load average above which the run is refused
 TARGETS = {"train_ratio": 2.0, "decode_ratio": 3.0}
-PRECISIONS = ("float32", "bf16")
-OUR_KEYS = {"float32": "reference", "bf16": "reference-bf16"}  # bench_models' result keys
+PRECISIONS = ("float32", "bf16", "bf16-compiled")
+OUR_KEYS = {p: "reference" + ("" if p == "float32" else f"-{p}") for p in PRECISIONS}  # bench_models' keys
+# The arithmetic each precision's matrix products run in (bf16-compiled: torch.compile of the bf16 step).
+DTYPE = {"float32": "float32", "bf16": "bf16", "bf16-compiled": "bf16"}
+# Precisions whose decoding runs another precision's code (nothing is compiled for decoding): their
+# decoding is timed and shown, but a missed decoding target is explained once, under the other.
+DECODES_AS = {"bf16-compiled": "bf16"}
 # Per core and cycle: two 256-bit FMA pipes = 2 x 8 lanes x 2 FLOP in float32 (Zen 4 runs AVX-512
 # double-pumped on the same pipes, so 512-bit code does not double it); VDPBF16PS does two
 # multiply-adds per float32 lane, twice that for bf16.
@@ -241,7 +246,7 @@ def cpu_mhz() -> float | None:
 
 def nominal_peak_gflop_per_s(precision: str, cores: int, mhz: float) -> float:
     """cores x FLOP per cycle per core (FLOP_PER_CYCLE) x clock, in GFLOP/s."""
-    return cores * FLOP_PER_CYCLE[precision] * mhz / 1e3
+    return cores * FLOP_PER_CYCLE[DTYPE[precision]] * mhz / 1e3
 
 
 def _git(folder: Path) -> dict:
@@ -364,24 +369,25 @@ def summarise(rounds: list[dict], threads: int, mhz: float | None) -> tuple[dict
         ours_decode = [o["decode_cached_matrices_per_s"] for o in ours]
         lawt_step = [rd["lawt_train"]["lawt_step_median_s"] for rd in rounds]
         lawt_decode = [rd["lawt_decode"]["lawt_decoded_per_s"] for rd in rounds]
-        ceiling = [rd["ceiling"][prec] for rd in rounds]
+        dtype = DTYPE[prec]
+        ceiling = [rd["ceiling"][dtype] for rd in rounds]
         attained = statistics.median(2 * c["size"] ** 3 / c["median_s"] / 1e9 for c in ceiling)
         nominal = None if mhz is None else nominal_peak_gflop_per_s(prec, cores, mhz)
         peaks[prec] = {
             "nominal_gflop_per_s": nominal,
             "attained_gflop_per_s": attained,
             "peak_method": {
-                "nominal": f"{cores} cores x {FLOP_PER_CYCLE[prec]} FLOP/cycle/core x "
+                "nominal": f"{cores} cores x {FLOP_PER_CYCLE[dtype]} FLOP/cycle/core x "
                 + ("unknown clock" if mhz is None else f"{mhz:.0f} MHz")
                 + " ('cpu MHz' of /proc/cpuinfo, mean over CPUs; boost clocks may be higher). "
                 + (
                     "float32: two 256-bit FMA pipes, 2 x 8 lanes x 2 FLOP (Zen 4 runs AVX-512 "
                     "double-pumped on them)"
-                    if prec == "float32"
+                    if dtype == "float32"
                     else "bf16: VDPBF16PS, two multiply-adds per float32 lane, twice float32"
                 ),
                 "attained": f"torch.mm of two {ceiling[0]['size']}x{ceiling[0]['size']} "
-                f"{'float32' if prec == 'float32' else 'bfloat16'} matrices, {threads} torch threads, "
+                f"{'float32' if dtype == 'float32' else 'bfloat16'} matrices, {threads} torch threads, "
                 f"median of {ceiling[0]['repeats']} after {ceiling[0]['warmup']} warm-up, "
                 "2 n^3 FLOP per product; median over the rounds (measured at the end of each round)",
             },
@@ -413,7 +419,7 @@ def summarise(rounds: list[dict], threads: int, mhz: float | None) -> tuple[dict
         summary[prec]["missed"] = {
             part: missed_entry(part, profiles.get(name), summary[prec])
             for part, (name, key, _) in PARTS.items()
-            if not summary[prec]["met"][key]
+            if not summary[prec]["met"][key] and not (part == "decode" and prec in DECODES_AS)
         }
     return summary, peaks
 
@@ -544,13 +550,13 @@ def format_summary(record: dict) -> str:
         f"after {_load(record['load_average_after'])}",
         f"ours {str(ours['commit'])[:10]}{' (dirty)' if ours['dirty'] else ''}, "
         f"LAWT {str(lawt['commit'])[:10]}{' (dirty)' if lawt['dirty'] else ''}",
-        f"{'precision':<10}{'ours s/step':>12}{'LAWT s/step':>12}  {'train ratio [min, max]':<24}"
+        f"{'precision':<14}{'ours s/step':>12}{'LAWT s/step':>12}  {'train ratio [min, max]':<24}"
         f"{'>= 2':<9}{'ours mat/s':>11}{'LAWT mat/s':>11}  {'decode ratio [min, max]':<24}{'>= 3':<8}",
     ]
     met = {True: "met", False: "NOT met"}
     for prec, s in record["summary"].items():
         lines.append(
-            f"{prec:<10}{s['ours_step_median_s']:>12.3f}{s['lawt_step_median_s']:>12.3f}  "
+            f"{prec:<14}{s['ours_step_median_s']:>12.3f}{s['lawt_step_median_s']:>12.3f}  "
             f"{_ratio(s['train_ratio']):<24}{met[s['met']['train_ratio']]:<9}"
             f"{s['ours_decode_matrices_per_s']:>11.1f}{s['lawt_decode_matrices_per_s']:>11.1f}  "
             f"{_ratio(s['decode_ratio']):<24}{met[s['met']['decode_ratio']]:<8}"

@@ -189,7 +189,7 @@ def training_step(
     return step
 
 
-PRECISIONS = ("float32", "bf16")
+PRECISIONS = ("float32", "bf16", "bf16-compiled")
 
 
 def bench_transformer(
@@ -203,18 +203,21 @@ def bench_transformer(
 
     precision "bf16" runs the training forward and the decoding under
     ``torch.autocast("cpu", dtype=torch.bfloat16)``, as training with ``cpu_amp=true`` does
-    (weights and optimizer stay float32). uncached_repeats: timed uncached decodings (default 1
-    with quick, else 3; 1 skips the warm-up); the uncached decoding is the reference the cached
-    tokens are checked against.
+    (weights and optimizer stay float32); "bf16-compiled" also runs the training forward through
+    ``torch.compile`` (default inductor), as ``cpu_amp=true`` with ``compile=true`` does. Its
+    decoding is not compiled, so it times the same code as bf16's. uncached_repeats: timed
+    uncached decodings (default 1 with quick, else 3; 1 skips the warm-up); the uncached decoding
+    is the reference the cached tokens are checked against.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; allowed: {', '.join(PRECISIONS)}")
-    bf16 = precision == "bf16"
+    bf16 = precision.startswith("bf16")
     enc = get_encoding(cfg.encoding)
     L = enc.sequence_length(cfg.n, cfg.n)  # tokens per matrix
     model = seeded_model(cfg, enc)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    train_step = training_step(model, opt, teacher_forced_pairs(cfg, enc), enc.pad_id, bf16)
+    forward = torch.compile(model) if precision == "bf16-compiled" else None
+    train_step = training_step(model, opt, teacher_forced_pairs(cfg, enc), enc.pad_id, bf16, forward)
 
     model.train()
     train = time_repeats(train_step, warmup=2 if quick else 3, repeats=3 if quick else 10)
@@ -362,7 +365,8 @@ def run(
 ) -> dict:
     """All measurements as one JSON-ready dict (see module docstring).
 
-    The transformer results are keyed by config name for float32 and ``<config>-bf16`` for bf16.
+    The transformer results are keyed by config name for float32 and ``<config>-<precision>``
+    for the others.
     """
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:

@@ -31,6 +31,12 @@ OURS = {
         "decoded": [240.0, 250.0, 260.0],
         "same": [True, False, True],
     },
+    # Compiled training forward; its decoding is bf16's code, so it repeats bf16's numbers.
+    "reference-bf16-compiled": {
+        "step": [0.2, 0.2, 0.18],
+        "decoded": [240.0, 250.0, 260.0],
+        "same": [True, True, True],
+    },
 }
 FLOP = 1e10
 MM_FLOP = 2 * 1024**3
@@ -228,7 +234,19 @@ def test_ratios_gflops_and_peaks_match_hand_computation(setup):
     for prec in ("float32", "bf16"):
         assert set(peaks[prec]["peak_method"]) == {"nominal", "attained"}
         assert "2500 MHz" in peaks[prec]["peak_method"]["nominal"]
-    assert record["cached_equals_uncached"] == {"float32": [True, True, True], "bf16": [True, False, True]}
+    # bf16-compiled: 1/0.2, 1/0.2, 0.9/0.18 = 5, 5, 5; GFLOP/s 1e10 / 0.2 = 50 against bf16's peaks
+    comp = record["summary"]["bf16-compiled"]
+    assert comp["train_ratio"]["median"] == pytest.approx(5.0)
+    assert comp["ours_gflop_per_s"] == pytest.approx(50.0)
+    assert peaks["bf16-compiled"]["nominal_gflop_per_s"] == pytest.approx(320.0)
+    assert peaks["bf16-compiled"]["attained_gflop_per_s"] == pytest.approx(400.0)
+    # its decoding (2.40 < 3) is bf16's code: explained once, under bf16, not twice
+    assert comp["met"]["decode_ratio"] is False and comp["missed"] == {}
+    assert record["cached_equals_uncached"] == {
+        "float32": [True, True, True],
+        "bf16": [True, False, True],
+        "bf16-compiled": [True, True, True],
+    }
 
 
 def test_record_holds_the_run_facts(setup, tmp_path):
