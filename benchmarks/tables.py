@@ -11,8 +11,8 @@ experiments.readme_tables imports this module by name only when a block asks for
 * ``bench-models MODELS_JSON``: the item-4 rows of a record written by ``bench_models`` alone.
 * ``bench-lawt LAWT_JSON``: the side by side with LAWT's code (issue 13), a record written by
   ``python -m benchmarks --against-lawt`` (:mod:`benchmarks.against_lawt`).
-* ``bench-precision-band BAND_JSON``: bf16 against float32 training of the cpu-transformer config
-  (:mod:`benchmarks.precision_band`).
+* ``bench-precision-band BAND_JSON``: a faster training setting against its reference (bf16 against
+  float32, bf16-compiled against bf16) on a training config (:mod:`benchmarks.precision_band`).
 * ``bench-candidates CANDIDATES_JSON``: the speed-up candidates (:mod:`benchmarks.bench_candidates`).
 """
 
@@ -188,27 +188,34 @@ def _missed_paragraph(prec: str, part: str, m: dict) -> str:
 
 @register("bench-precision-band")
 def bench_precision_band(args: list[str], root: Path) -> str:
-    """``bench-precision-band BAND_JSON``: the loss windows of float32 and bf16 training of the
-    cpu-transformer config, their relative differences against the band, and the speed-up."""
+    """``bench-precision-band BAND_JSON``: the loss windows of a reference and a candidate training
+    setting (float32 and bf16, or bf16 and bf16-compiled), their relative differences against the
+    band, the speed-up and each run's whole wall time. Records written before pairs existed are
+    float32 against bf16."""
     res = _read(args, root, "bench-precision-band")
+    ref, cand = res.get("reference", "float32"), res.get("candidate", "bf16")
     lines = [
-        "| steps | float32 mean loss | bf16 mean loss | relative difference |",
+        f"| steps | {ref} mean loss | {cand} mean loss | relative difference |",
         "|---|---:|---:|---:|",
     ]
     for w in res["windows"]:
         lines.append(
-            f"| {w['steps'][0]}-{w['steps'][1]} | {w['float32']:.4f} | {w['bf16']:.4f} "
+            f"| {w['steps'][0]}-{w['steps'][1]} | {w[ref]:.4f} | {w[cand]:.4f} "
             f"| {w['relative_difference']:.2%} |"
         )
     speed = res["examples_per_s"]
+    speedup = res.get("speedup", res.get("speedup_bf16"))
+    wall = {name: f["wall_time_s"] for name, f in res["final"].items()}
     date = res["date_utc"].replace("T", " ").replace("Z", " UTC")
     lines += [
         "",
         f"Largest difference {res['max_relative_difference']:.2%}, band {res['band']:.0%}: "
         f"{'within' if res['within_band'] else '**outside**'}. Training speed of the two runs side by "
-        f"side (median of the progress lines): {speed['bf16']:.0f} examples/s in bf16 against "
-        f"{speed['float32']:.0f} in float32, **{res['speedup_bf16']:.2f}x**. Run {date}, "
-        f"{res['steps']} steps each, commit {str(res['commit'])[:10]}{' (dirty)' if res['dirty'] else ''}, "
+        f"side (median of the progress lines after the first): {speed[cand]:.0f} examples/s in {cand} "
+        f"against {speed[ref]:.0f} in {ref}, **{speedup:.2f}x**; whole runs (start, compilation and "
+        f"evaluation included) {wall[cand]:.0f} s against {wall[ref]:.0f} s. Run {date}, "
+        f"{res['steps']} steps each of `{res.get('config', 'cpu-transformer')}`, commit "
+        f"{str(res['commit'])[:10]}{' (dirty)' if res['dirty'] else ''}, "
         f"load average (1, 5, 15 min) {_load(res['load_average_before'])} before.",
     ]
     return "\n".join(lines)

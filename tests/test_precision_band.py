@@ -32,7 +32,8 @@ def test_compare_windows_and_speedup(tmp_path):
     assert res["windows"][0]["relative_difference"] == pytest.approx(0.1)
     assert res["windows"][1]["relative_difference"] == pytest.approx(0.0)
     assert res["max_relative_difference"] == pytest.approx(0.1) and not res["within_band"]
-    assert res["speedup_bf16"] == pytest.approx(1.7)
+    assert res["speedup"] == pytest.approx(1.7)
+    assert (res["reference"], res["candidate"]) == ("float32", "bf16")
 
 
 @pytest.mark.slow
