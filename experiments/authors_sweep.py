@@ -788,6 +788,38 @@ def sweep_table(records: Sequence[dict], plan: Sequence[Key] | None = None) -> s
     return "\n".join(out)
 
 
+def sweep_summary(records: Sequence[dict]) -> str:
+    """Markdown of one row per (function, n), seed 0 only: for each arm its accuracy within 5% at
+    the largest training size with a record, with the Wilson 95% interval, and its best accuracy
+    over all sizes with that size. Every number is read from the records; ValueError when none."""
+    by_key = {_key(r): r for r in records if r["key"]["seed"] == 0}
+    if not by_key:
+        raise ValueError("no seed-0 authors-sweep records")
+    arms = sorted({k[3] for k in by_key}, key=_arm_order)
+    head = ["f", "n"]
+    for arm in arms:
+        head += [f"{arm}: at largest N [95% CI]", f"{arm}: best (N)"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    functions = [f for f in FUNCTIONS if any(k[0] == f for k in by_key)]
+    for f in functions:
+        for n in sorted({k[1] for k in by_key if k[0] == f}):
+            cells = [f, str(n)]
+            for arm in arms:
+                recs = {k[2]: r for k, r in by_key.items() if (k[0], k[1], k[3]) == (f, n, arm)}
+                if not recs:
+                    cells += ["-", "-"]
+                    continue
+                top = max(recs)
+                w = _within5(recs[top])
+                best = max(recs, key=lambda k: (_within5(recs[k])["acc"], -k))
+                cells += [
+                    f"2^{top}: {_pct(w['acc'])} [{_pct(w['ci95'][0])}, {_pct(w['ci95'][1])}]",
+                    f"{_pct(_within5(recs[best])['acc'])} (2^{best})",
+                ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------------
 # figure
 

@@ -257,6 +257,22 @@ def _authors_sweep(args: list[str], root: Path) -> str:
     return sweep_table(load_records(folder))
 
 
+@register("authors-sweep-summary")
+def _authors_sweep_summary(args: list[str], root: Path) -> str:
+    """``authors-sweep-summary DIR``: per function and dimension, each arm at its largest training
+    size (Wilson interval) and at its best size (experiments.authors_sweep.sweep_summary)."""
+    from experiments.authors_sweep import load_records, sweep_summary
+
+    _nargs("authors-sweep-summary", args, 1, "one folder of authors-sweep records")
+    folder = _path(args[0], root)
+    if not folder.is_dir():
+        raise GeneratorError(f"authors-sweep-summary: {args[0]!r} is not a folder")
+    try:
+        return sweep_summary(load_records(folder))
+    except ValueError as e:
+        raise GeneratorError(f"authors-sweep-summary: {e}") from e
+
+
 @register("analysis")
 def _analysis(args: list[str], root: Path) -> str:
     """``analysis RUN_DIR ...``: per run, the summary of its analysis.json (experiments.failure_analysis)

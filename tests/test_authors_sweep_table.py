@@ -145,3 +145,25 @@ def test_generator_refuses_a_missing_folder(tmp_path):
 
 def test_committed_readme_is_checked_by_default():
     assert "results/authors_sweep/README.md" in DEFAULT_FILES
+
+
+def test_summary_row_per_function_and_n_at_largest_and_best_size():
+    # exp n=1: authors at 2^6 = 25.0 [20.0, 30.0], best 25.0 at 2^6; ours only 2^5: 50.0 both.
+    # exp n=2: no authors record ("-"); log n=2: ours best 95.0 at 2^11 (largest too).
+    lines = sw.sweep_summary(RECORDS).split("\n")
+    assert lines[0] == (
+        "| f | n | authors: at largest N [95% CI] | authors: best (N) | ours: at largest N [95% CI] "
+        "| ours: best (N) |"
+    )
+    assert lines[2:] == [
+        "| exp | 1 | 2^6: 25.0 [20.0, 30.0] | 25.0 (2^6) | 2^5: 50.0 [40.0, 60.0] | 50.0 (2^5) |",
+        "| exp | 2 | - | - | 2^6: 3.1 [1.0, 9.0] | 3.1 (2^6) |",
+        "| log | 2 | 2^5: 0.0 [0.0, 5.7] | 0.0 (2^5) | 2^11: 95.0 [90.0, 98.0] | 95.0 (2^11) |",
+    ]
+
+
+def test_summary_best_is_not_the_largest_size_when_accuracy_falls():
+    recs = [_record("sin", 1, 5, "ours", 0.8, (0.7, 0.9)), _record("sin", 1, 9, "ours", 0.2, (0.1, 0.3))]
+    assert sw.sweep_summary(recs).split("\n")[2] == "| sin | 1 | 2^9: 20.0 [10.0, 30.0] | 80.0 (2^5) |"
+    with pytest.raises(ValueError, match="no seed-0"):
+        sw.sweep_summary([])
