@@ -187,9 +187,12 @@ class TrainConfig:
     time, at the price of step-exact reproducibility.
     `batch_size` is per process; under torchrun the global batch is batch_size * world size.
     `amp` runs the training forward under bfloat16 autocast on CUDA; `cpu_amp` does so on CPU
-    (the cores' AVX512-BF16 units: 2.0x faster per step of the study's transformer, issue 13).
-    `cpu_amp` is off by default because it changes the numerics of CPU runs: records made without
-    it stay comparable. Evaluation always decodes in float32.
+    (the cores' AVX512-BF16 units; speed-up and loss band measured in benchmarks/README.md, issue
+    13). `cpu_amp` is off by default because it changes the numerics of CPU runs: records made
+    without it stay comparable. Evaluation always decodes in float32. `compile` runs the training
+    forward through `torch.compile` on either device (evaluation and decoding stay eager); each
+    process start, a resume included, first spends tens of seconds compiling
+    (`python -m benchmarks.precision_band --pair bf16-compiled` measures it on the real loop).
     """
 
     batch_size: int = 64
