@@ -10,6 +10,7 @@ run in float32; float16 storage only rounds the weights (relative change <= 2^-1
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,24 +49,41 @@ def _compact_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 def _build(config, state: dict):
     from experiments.run_folder import build_model, get_run_encoding
+    from experiments.vocabulary import KEPT_KEY, load_restricted
 
     encoding = get_run_encoding(config)
     model = build_model(config, encoding)
-    model.load_state_dict(state)  # copy_ casts float16 back to the model's float32
+    if KEPT_KEY in state:
+        load_restricted(model, state, encoding)
+    else:
+        model.load_state_dict(state)  # copy_ casts float16 back to the model's float32
     model.eval()
     return model, encoding
 
 
-def export_model(run_dir: str | Path, name: str, out_dir: Path | None = None) -> Path:
+def _nbytes(state: dict) -> int:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.tell()
+
+
+def export_model(
+    run_dir: str | Path, name: str, out_dir: Path | None = None, restrict: bool | None = None
+) -> Path:
     """Write ``out_dir/name/{weights.pt, model.json}`` from a finished run's checkpoint.
 
-    The accuracy recorded is that of the float16-stored weights on the run's full test set.
+    The accuracy recorded is that of the stored weights (float16, and with the vocabulary
+    restricted when it was) on the run's full test set. ``restrict`` cuts a one-token-per-number
+    transformer (FP15) to the tokens of its training stream (``experiments.vocabulary``); None
+    (the default) does so only when the full weights would exceed MAX_BYTES.
 
     Raises:
         ValueError: not a finished run, or the weights exceed MAX_BYTES.
     """
     from experiments.data import TestSet, make_test_set
     from experiments.evaluate import evaluate_model, load_trained
+    from experiments.run_folder import get_run_encoding
+    from experiments.vocabulary import KEPT_KEY, restrict_state, training_token_ids
 
     run_dir = Path(run_dir)
     results_path = run_dir / "results.json"
@@ -74,6 +92,12 @@ def export_model(run_dir: str | Path, name: str, out_dir: Path | None = None) ->
     results = json.loads(results_path.read_text())
     model, _, config = load_trained(run_dir)
     state = _compact_state(model)
+    encoding = get_run_encoding(config)
+    if restrict is None:
+        one_token = getattr(encoding, "tokens_per_number", None) == 1
+        restrict = one_token and _nbytes(state) > MAX_BYTES
+    if restrict:
+        state = restrict_state(state, training_token_ids(config, encoding, results["steps"]))
     shipped, encoding = _build(config, state)
     ts_path = run_dir / "test_set.pt"
     dc = config.data
@@ -102,6 +126,15 @@ def export_model(run_dir: str | Path, name: str, out_dir: Path | None = None) ->
         "encoding": dc.encoding if config.model.kind == "transformer" else None,
         "parameters": sum(p.numel() for p in model.parameters()),
         "storage_dtype": str(STORAGE_DTYPE).replace("torch.", ""),
+        "vocabulary": (
+            {
+                "kept": len(state[KEPT_KEY]),
+                "of": len(encoding),
+                "rule": f"tokens of the {results['steps']} training batches, replayed from the run's stream",
+            }
+            if KEPT_KEY in state
+            else None
+        ),
         "weights_bytes": size,
         "source_run": run_dir.name,
         "steps": results["steps"],
