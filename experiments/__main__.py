@@ -255,15 +255,19 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not models:
         print("no shipped models under models/")
         return 0
-    print("| name | f | training distribution | n | model | params | steps | within 5% [95% CI] |")
+    print("| name | f | training distribution | n | model | params | trained by | within 5% [95% CI] |")
     print("|---|---|---|---|---|---|---|---|")
     for m in models:
         acc = m["test"]["l1"]["accuracy"]["0.05"]
         lo, hi = acc["ci95"]
         kind = m["kind"] if m["kind"] == "mlp" else f"transformer {m['encoding']}"
+        vocab = m.get("vocabulary")
+        if vocab:
+            kind += f" ({vocab['kept']} of {vocab['of']} tokens)"
         print(
             f"| {m['name']} | {m['function']} | {m['distribution']} | {m['n']} | {kind} | "
-            f"{m['parameters']} | {m['steps']} | {100 * acc['acc']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}] |"
+            f"{m['parameters']} | {m['source_run']}, {m['steps']} steps | "
+            f"{100 * acc['acc']:.1f} [{100 * lo:.1f}, {100 * hi:.1f}] |"
         )
     return 0
 
