@@ -193,6 +193,10 @@ class TrainConfig:
     forward through `torch.compile` on either device (evaluation and decoding stay eager); each
     process start, a resume included, first spends tens of seconds compiling
     (`python -m benchmarks.precision_band --pair bf16-compiled` measures it on the real loop).
+    `curriculum_steps` > 0 trains on a curriculum on ||A|| (Bengio et al. 2009, "Curriculum
+    learning"): step t's batch is s(t) A with targets f(s(t) A), s rising linearly from
+    `curriculum_start` to 1 over the first `curriculum_steps` steps (`curriculum_scale`); only
+    for exp, sin and cos, whose f(sA) is defined and simpler for small s.
     """
 
     batch_size: int = 64
@@ -216,11 +220,16 @@ class TrainConfig:
     compile: bool = False
     max_nonfinite: int = 10
     threads: int = 0
+    curriculum_steps: int = 0
+    curriculum_start: float = 0.25
 
     def __post_init__(self) -> None:
         _positive_int(self, "batch_size", "steps", "log_every", "eval_every", "eval_size")
         _positive_int(self, "checkpoint_every", "max_nonfinite")
-        _nonneg_int(self, "warmup", "seed", "threads")
+        _nonneg_int(self, "warmup", "seed", "threads", "curriculum_steps")
+        start = self.curriculum_start
+        if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 < start <= 1:
+            raise ConfigError(f"curriculum_start must be in (0, 1], got {start!r}")
         _positive_float(self, "lr", "grad_clip")
         _positive_float(self, "max_minutes", allow_none=True)
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
@@ -251,7 +260,15 @@ class TrainConfig:
             t = min((step - self.warmup) / max(self.steps - self.warmup, 1), 1.0)
         return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
 
+    def curriculum_scale(self, step: int) -> float:
+        """The factor s applied to the matrices of optimizer step `step` (0-based): rising
+        linearly from curriculum_start at step 0 to 1 at step curriculum_steps, then 1."""
+        if step >= self.curriculum_steps:
+            return 1.0
+        return self.curriculum_start + (1.0 - self.curriculum_start) * step / self.curriculum_steps
 
+
+CURRICULUM_FUNCTIONS = ("exp", "sin", "cos")
 _SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
 
 
@@ -264,6 +281,14 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.train.curriculum_steps and self.data.function not in CURRICULUM_FUNCTIONS:
+            raise ConfigError(
+                f"a curriculum on ||A|| (curriculum_steps > 0) is for {', '.join(CURRICULUM_FUNCTIONS)}, "
+                f"got {self.data.function!r}: sign is scale-invariant, and log and sqrt are simple "
+                "near the identity, not near 0"
+            )
 
     @property
     def run_name(self) -> str:

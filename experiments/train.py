@@ -45,7 +45,7 @@ import torch.nn.functional as F_nn
 from torch import Tensor, nn
 
 from experiments.config import Config, ConfigError
-from experiments.data import MatrixStream, TestSet, sample
+from experiments.data import MatrixStream, TestSet, matrix_function, sample
 from experiments.evaluate import evaluate_predictions, predict
 from experiments.progress import progress_bar
 from experiments.run_folder import (
@@ -397,9 +397,14 @@ def _train_step(s: _TrainState, lr: float) -> tuple[Tensor | None, int]:
     """
     tc = s.config.train
     batch = next(s.stream)
+    A, F = batch.A, batch.F
+    scale = tc.curriculum_scale(s.step)
+    if scale < 1.0:
+        A = scale * A
+        F = matrix_function(s.config.data.function, A)  # exp, sin, cos: defined everywhere
     for group in s.optimizer.param_groups:
         group["lr"] = lr
-    loss, tokens = _forward_loss(s, batch.A, batch.F)
+    loss, tokens = _forward_loss(s, A, F)
     finite = torch.isfinite(loss.detach()).to(torch.float32)
     if s.d.enabled:
         # Every rank must skip together, or DDP's gradient all-reduce would deadlock.

@@ -156,3 +156,22 @@ def test_time_decay_uses_the_budget_fraction():
     assert tc.lr_at(5, time_fraction=0.9) == pytest.approx(0.6)  # warmup is still in steps
     assert tc.lr_at(500, time_fraction=0.5) == pytest.approx(0.05 + 0.95 * 0.5)
     assert tc.lr_at(500, time_fraction=1.0) == pytest.approx(0.05)
+
+
+def test_curriculum_scale_closed_form():
+    tc = TrainConfig(curriculum_steps=100, curriculum_start=0.2)
+    assert tc.curriculum_scale(0) == pytest.approx(0.2)
+    assert tc.curriculum_scale(50) == pytest.approx(0.6)
+    assert tc.curriculum_scale(100) == 1.0 and tc.curriculum_scale(10**6) == 1.0
+    assert TrainConfig().curriculum_scale(0) == 1.0  # no curriculum by default
+
+
+@pytest.mark.parametrize("function", ["sign", "log", "sqrt"])
+def test_curriculum_is_refused_where_norm_is_not_difficulty(function):
+    cfg = load_config("tiny-mlp")
+    with pytest.raises(ConfigError, match="curriculum on"):
+        apply_overrides(cfg, [f"function={function}", "curriculum_steps=10"])
+    assert apply_overrides(cfg, ["function=sin", "curriculum_steps=10"]).train.curriculum_steps == 10
+    for bad in ("0", "1.5", "-0.1"):
+        with pytest.raises(ConfigError, match="curriculum_start must be in"):
+            apply_overrides(cfg, ["function=sin", f"curriculum_start={bad}"])

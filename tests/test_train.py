@@ -335,3 +335,35 @@ def test_checkpoint_from_before_a_config_field_resumes(tmp_path):
     (tmp_path / "r" / "results.json").unlink()
     resumed = train(cfg, tmp_path / "r", resume=True, quiet=True)
     assert resumed.step == 10
+
+
+def test_curriculum_trains_on_scaled_matrices_and_their_own_targets(tmp_path, monkeypatch):
+    """Each step's batch is s(t) A_t with targets sinm(s(t) A_t) (scipy), A_t the stream's draw."""
+    import numpy as np
+    import scipy.linalg
+
+    import experiments.data.sampling as sampling
+    import experiments.train as train_mod
+
+    drawn, seen = [], []
+    next_batch, forward_loss = sampling.MatrixStream.__next__, train_mod._forward_loss
+
+    def record_draw(self):
+        batch = next_batch(self)
+        drawn.append(batch.A.clone())
+        return batch
+
+    def record_loss(s, A, F):
+        seen.append((A.clone(), F.clone()))
+        return forward_loss(s, A, F)
+
+    monkeypatch.setattr(sampling.MatrixStream, "__next__", record_draw)
+    monkeypatch.setattr(train_mod, "_forward_loss", record_loss)
+    overrides = ["function=sin", "steps=12", "curriculum_steps=8", "curriculum_start=0.25", "threads=1"]
+    train(load_config("tiny-mlp", overrides), tmp_path / "run", quiet=True)
+    assert len(seen) == len(drawn) == 12
+    for t, (A0, (A, F)) in enumerate(zip(drawn, seen, strict=True)):
+        s = 0.25 + 0.75 * t / 8 if t < 8 else 1.0
+        torch.testing.assert_close(A, s * A0, rtol=1e-15, atol=0)
+        ref = np.stack([scipy.linalg.sinm(a) for a in (s * A0).numpy()])
+        np.testing.assert_allclose(F.numpy(), ref, rtol=1e-9, atol=1e-12)
