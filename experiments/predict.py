@@ -144,7 +144,27 @@ def predict_matrices(shipped, A: torch.Tensor) -> Prediction:
         den = float(ref.value[i].abs().sum())
         err = float((pred[i] - ref.value[i]).abs().sum()) / max(den, 1e-300)
         errors.append(err if math.isfinite(err) else None)
-    return Prediction(pred, valid, ref.value, errors, training_domain(shipped.config.data, A))
+    outside = training_domain(shipped.config.data, A)
+    unseen = _unseen_input_tokens(shipped, A)
+    return Prediction(pred, valid, ref.value, errors, [o or u for o, u in zip(outside, unseen, strict=True)])
+
+
+def _unseen_input_tokens(shipped, A: torch.Tensor) -> list[str | None]:
+    """Per matrix of a vocabulary-restricted model (``experiments.vocabulary``), the reason when
+    one of its entries has a token that never occurred in training, else None."""
+    from experiments.vocabulary import RestrictedHead
+
+    head = getattr(shipped.model, "lm_head", None)
+    if not isinstance(head, RestrictedHead):
+        return [None] * A.shape[0]
+    known = torch.zeros(head.vocab_size, dtype=torch.bool)
+    known[head.kept] = True
+    unseen = ~known[shipped.encoding.encode_batch(A)].all(dim=1)
+    why = (
+        f"an entry's {shipped.encoding.name} token never occurred in training "
+        "(read as the nearest one that did)"
+    )
+    return [why if u else None for u in unseen.tolist()]
 
 
 def _nan_to_none(X: torch.Tensor) -> list:

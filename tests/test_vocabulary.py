@@ -137,3 +137,21 @@ def test_restricting_another_encoding_is_refused(tmp_path):
     assert main([*args, "--out", str(tmp_path / "run"), "--quiet"]) == 0
     with pytest.raises(ValueError, match="one-token-per-number"):
         export_model(tmp_path / "run", "x", out_dir=tmp_path / "models", restrict=True)
+
+
+def test_predict_warns_on_an_entry_token_unseen_in_training(fp15_run, monkeypatch, capsys, tmp_path):
+    import experiments.shipped as shipped_mod
+    from experiments.predict import predict_matrices
+
+    root, drawn = fp15_run
+    out = root / "models-predict"
+    export_model(root / "run", "cut", out_dir=out, restrict=True)
+    cut = load_model("cut", out)
+    seen = drawn[0][0][:2]  # training inputs: every token occurred
+    assert predict_matrices(cut, seen).outside == [None, None]
+    A = np.array([[0.5, 1.23e-7], [0.2, 0.3]])  # 1.23e-7: a token 320 draws do not produce
+    assert FP15.token_to_id[FP15.encode_number(1.23e-7)[0]] not in set(cut.model.lm_head.kept.tolist())
+    np.save(tmp_path / "A.npy", A)
+    monkeypatch.setattr(shipped_mod, "MODELS_DIR", out)
+    assert main(["predict", "--model", "cut", "--input", str(tmp_path / "A.npy")]) == 0
+    assert "token never occurred in training" in capsys.readouterr().err
