@@ -197,6 +197,14 @@ def _data_seed(seed: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, rank, 0x5EED]).generate_state(1)[0])
 
 
+def training_stream(config: Config, rank: int = 0) -> MatrixStream:
+    """The seeded stream of training batches that rank ``rank`` of a run draws, from its start;
+    ``experiments.vocabulary`` replays it to find the tokens a run was trained on."""
+    return MatrixStream(
+        config.data.sampler_config(), config.train.batch_size, seed=_data_seed(config.train.seed, rank)
+    )
+
+
 def _rank0_elapsed(local: float, d: _Dist, device: torch.device) -> float:
     """Rank 0's clock for every rank, so all stop at the same step and (decay_over="time")
     use the same learning rate; otherwise ranks would hang or drift apart."""
@@ -348,7 +356,7 @@ def _setup(config: Config, run_dir: Path, d: _Dist, device: torch.device, ckpt: 
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=tc.lr, betas=(0.9, 0.98), weight_decay=tc.weight_decay
     )
-    stream = MatrixStream(sampler_cfg, tc.batch_size, seed=_data_seed(tc.seed, d.rank))
+    stream = training_stream(config, d.rank)
     s = _TrainState(config, run_dir, d, device, encoding, model, model, optimizer, stream, None)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])

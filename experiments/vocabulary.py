@@ -52,18 +52,15 @@ def training_token_ids(config, encoding, steps: int) -> Tensor:
     """Sorted ids (K,) of every token in the first ``steps`` training batches of a run, inputs
     and targets, replayed from the run's seeded stream (rank 0), plus every non-number token.
 
-    The replay is exact: the same ``MatrixStream`` seed and batch size as ``experiments.train``.
+    The replay is exact: it is ``experiments.train.training_stream``, the stream training drew.
     """
-    from experiments.data import MatrixStream
-    from experiments.train import _data_seed
+    from experiments.train import training_stream
 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
     values = _token_values(encoding)
     seen = np.isnan(values)  # non-number tokens
-    stream = MatrixStream(
-        config.data.sampler_config(), config.train.batch_size, seed=_data_seed(config.train.seed, 0)
-    )
+    stream = training_stream(config)
     for _ in range(steps):
         batch = next(stream)
         for M in (batch.A, batch.F):
@@ -88,8 +85,7 @@ def nearest_kept(encoding, kept: Tensor) -> Tensor:
     out = np.arange(len(values))
     dropped = np.flatnonzero(~is_kept)
     v = values[dropped]
-    hi = np.clip(np.searchsorted(sorted_values, v), 1, max(len(order) - 1, 1))
-    hi = np.minimum(hi, len(order) - 1)  # one kept number: every dropped token reads as it
+    hi = np.minimum(np.searchsorted(sorted_values, v), len(order) - 1)  # first kept value >= v
     lo = np.maximum(hi - 1, 0)
     take_hi = np.abs(sorted_values[hi] - v) < np.abs(v - sorted_values[lo])
     out[dropped] = np.where(take_hi, order[hi], order[lo])
