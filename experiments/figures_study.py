@@ -3,7 +3,10 @@
 Figure 5 is the function x model grid: per cell the accuracy within 5% of every seed, shown as
 the median with the [min, max] across seeds. Figure 8 is accuracy against training step per
 encoding, one panel per function (periodic evaluations on the first eval_size test matrices,
-the last point on the full test set).
+the last point on the full test set). Figure 11 shows, per function, every seed of the best
+encoding and every attempt made where it fell short of the target (tagged runs: longer schedule,
+wider model, curriculum), against training step: whether a seed learns the function, and whether
+more steps or a larger model change that.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from experiments.run_index import run_curve  # noqa: E402
-from experiments.study_table import FUNCTION_ORDER, cells_of_runs  # noqa: E402
+from experiments.study_table import FUNCTION_ORDER, best_per_function, cells_of_runs  # noqa: E402
 
-__all__ = ["MODELS", "figure_function_encoding_grid", "figure_accuracy_vs_steps"]
+__all__ = ["MODELS", "figure_function_encoding_grid", "figure_accuracy_vs_steps", "figure_seeds_and_attempts"]
 
 MODELS = ("P10", "P1000", "B1999", "FP15", "mlp")
 ENCODING_COLOR = {
@@ -30,6 +33,9 @@ ENCODING_COLOR = {
     "FP15": "tab:red",
     "mlp": "tab:gray",
 }
+# Tags of the plan that are not attempts at the target: fp32 is the precision ablation.
+ABLATION_TAGS = ("fp32",)
+ATTEMPT_COLOR = {"long": "black", "wide": "tab:purple", "curriculum": "tab:brown"}
 
 
 def _untagged(run_dirs: list[Path]):
@@ -118,4 +124,59 @@ def figure_accuracy_vs_steps(run_dirs: list[Path]):
         ax.set_ylim(-2, 102)
     axes[0][0].set_ylabel("within 5% (%)")
     axes[0][0].legend(fontsize=7)
+    return fig
+
+
+def _tag(cell) -> str:
+    """The tag of a cell named ``<function>-<model>-<tag>`` ('' for the main grid)."""
+    return cell.name[len(f"{cell.function}-{cell.model}") + 1 :]
+
+
+def figure_seeds_and_attempts(run_dirs: list[Path]):
+    """Fig. 11: accuracy within 5% against training step, one panel per function, a line per seed
+    of the function's best transformer encoding (highest median over seeds) and per attempt
+    (tagged runs other than the fp32 ablation). Returns the figure."""
+    cells = cells_of_runs(run_dirs)
+    best = best_per_function([c for c in cells if not _tag(c)])
+    attempts = [c for c in cells if _tag(c) and _tag(c) not in ABLATION_TAGS and c.model != "mlp"]
+    functions = [f for f in FUNCTION_ORDER if f in best] + sorted(set(best) - set(FUNCTION_ORDER))
+    if not functions:
+        raise FileNotFoundError(2, "no finished study runs", "results/study/<f>-<model>-s<seed>/results.json")
+    fig, axes = plt.subplots(
+        1,
+        len(functions),
+        layout="constrained",
+        figsize=(3.1 * len(functions), 3.1),
+        squeeze=False,
+        sharey=True,
+    )
+    for ax, f in zip(axes[0], functions, strict=True):
+        b = best[f]
+        for seed, run_dir, ls in zip(b.seeds, b.dirs, ("-", "--", ":", "-."), strict=False):
+            curve = run_curve(run_dir)
+            ax.plot(
+                curve.steps,
+                [100 * a for a in curve.acc5],
+                ls=ls,
+                lw=1,
+                color=ENCODING_COLOR[b.model],
+                label=f"{b.model} s{seed}",
+            )
+        for c in (a for a in attempts if a.function == f):
+            tag = _tag(c)
+            for seed, run_dir in zip(c.seeds, c.dirs, strict=True):
+                curve = run_curve(run_dir)
+                ax.plot(
+                    curve.steps,
+                    [100 * a for a in curve.acc5],
+                    lw=1.6,
+                    color=ATTEMPT_COLOR.get(tag, "tab:olive"),
+                    label=f"{c.model} {tag} s{seed}",
+                )
+        ax.axhline(90, color="0.6", lw=0.6, ls=":")
+        ax.set_title(f"{f} ({b.distribution})", fontsize=9)
+        ax.set_xlabel("training step")
+        ax.set_ylim(-2, 102)
+        ax.legend(fontsize=6)
+    axes[0][0].set_ylabel("within 5% (%)")
     return fig

@@ -1,0 +1,63 @@
+"""The study's figures read the right runs: figure 11 draws every seed of each function's best
+encoding and every attempt, and leaves out the MLP, the other encodings and the fp32 ablation."""
+
+import json
+
+import matplotlib.pyplot as plt
+import pytest
+
+from experiments.figures_study import figure_seeds_and_attempts
+
+
+def _run(root, name, *, function, model, encoding, final_acc, curve):
+    d = root / name
+    d.mkdir()
+    acc = {"0.05": {"acc": final_acc}}
+    (d / "results.json").write_text(
+        json.dumps(
+            {
+                "status": "finished",
+                "function": function,
+                "distribution": "uniform",
+                "model": model,
+                "encoding": encoding,
+                "final": {"l1": {"accuracy": acc}},
+            }
+        )
+    )
+    rows = [
+        {"kind": "eval", "step": 1000 * (i + 1), "test": {"accuracy": {"0.05": {"acc": a}}, "quantiles": {}}}
+        for i, a in enumerate(curve)
+    ]
+    (d / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return d
+
+
+@pytest.fixture
+def study(tmp_path):
+    t = {"function": "exp", "model": "transformer"}
+    return [
+        _run(tmp_path, "exp-P1000-s0", **t, encoding="P1000", final_acc=0.9, curve=[0.1, 0.9]),
+        _run(tmp_path, "exp-P1000-s1", **t, encoding="P1000", final_acc=0.3, curve=[0.2, 0.3]),
+        _run(tmp_path, "exp-B1999-s0", **t, encoding="B1999", final_acc=0.5, curve=[0.4, 0.5]),
+        _run(tmp_path, "exp-P1000-long-s1", **t, encoding="P1000", final_acc=0.8, curve=[0.1, 0.5, 0.8]),
+        _run(tmp_path, "exp-P1000-fp32-s0", **t, encoding="P1000", final_acc=0.95, curve=[0.5, 0.95]),
+        _run(tmp_path, "exp-mlp-s0", function="exp", model="mlp", encoding=None, final_acc=1.0, curve=[1.0]),
+    ]
+
+
+def test_seeds_and_attempts_draws_best_encoding_seeds_and_attempts_only(study):
+    fig = figure_seeds_and_attempts(study)
+    (ax,) = fig.axes
+    lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+    # P1000's median over seeds (0.6) beats B1999's single 0.5; fp32 is an ablation, not an attempt.
+    assert set(lines) == {"P1000 s0", "P1000 s1", "P1000 long s1"}
+    assert list(lines["P1000 long s1"].get_xdata()) == [1000, 2000, 3000]
+    assert list(lines["P1000 long s1"].get_ydata()) == pytest.approx([10, 50, 80])
+    assert list(lines["P1000 s1"].get_ydata()) == pytest.approx([20, 30])
+    plt.close(fig)
+
+
+def test_seeds_and_attempts_without_runs_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no finished study runs"):
+        figure_seeds_and_attempts([tmp_path / "nothing-here-s0"])
