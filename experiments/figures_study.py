@@ -46,9 +46,16 @@ def _untagged(run_dirs: list[Path]):
     return {(c.function, c.model): c for c in cells}
 
 
-def _functions(cells) -> list[str]:
-    found = {f for f, _ in cells}
+def _functions(found) -> list[str]:
+    """The function names in ``found`` (names, or (function, model) keys) in the study's order."""
+    found = {f if isinstance(f, str) else f[0] for f in found}
     return [f for f in FUNCTION_ORDER if f in found] + sorted(found - set(FUNCTION_ORDER))
+
+
+def _panel_row(k: int, size: float):
+    """A row of k square panels sharing the accuracy axis; returns (figure, list of axes)."""
+    fig, axes = plt.subplots(1, k, layout="constrained", figsize=(size * k, size), squeeze=False, sharey=True)
+    return fig, list(axes[0])
 
 
 def figure_function_encoding_grid(run_dirs: list[Path]):
@@ -94,15 +101,8 @@ def figure_accuracy_vs_steps(run_dirs: list[Path]):
     encoding (the median seed's run) and the MLP. Returns the figure."""
     cells = _untagged(run_dirs)
     functions = _functions(cells)
-    fig, axes = plt.subplots(
-        1,
-        len(functions),
-        layout="constrained",
-        figsize=(2.9 * len(functions), 2.9),
-        squeeze=False,
-        sharey=True,
-    )
-    for ax, f in zip(axes[0], functions, strict=True):
+    fig, axes = _panel_row(len(functions), 2.9)
+    for ax, f in zip(axes, functions, strict=True):
         for m in MODELS:
             c = cells.get((f, m))
             if c is None:
@@ -122,8 +122,8 @@ def figure_accuracy_vs_steps(run_dirs: list[Path]):
         ax.set_title(f"{f} ({dist})", fontsize=9)
         ax.set_xlabel("training step")
         ax.set_ylim(-2, 102)
-    axes[0][0].set_ylabel("within 5% (%)")
-    axes[0][0].legend(fontsize=7)
+    axes[0].set_ylabel("within 5% (%)")
+    axes[0].legend(fontsize=7)
     return fig
 
 
@@ -139,18 +139,11 @@ def figure_seeds_and_attempts(run_dirs: list[Path]):
     cells = cells_of_runs(run_dirs)
     best = best_per_function([c for c in cells if not _tag(c)])
     attempts = [c for c in cells if _tag(c) and _tag(c) not in ABLATION_TAGS and c.model != "mlp"]
-    functions = [f for f in FUNCTION_ORDER if f in best] + sorted(set(best) - set(FUNCTION_ORDER))
+    functions = _functions(best)
     if not functions:
         raise FileNotFoundError(2, "no finished study runs", "results/study/<f>-<model>-s<seed>/results.json")
-    fig, axes = plt.subplots(
-        1,
-        len(functions),
-        layout="constrained",
-        figsize=(3.1 * len(functions), 3.1),
-        squeeze=False,
-        sharey=True,
-    )
-    for ax, f in zip(axes[0], functions, strict=True):
+    fig, axes = _panel_row(len(functions), 3.1)
+    for ax, f in zip(axes, functions, strict=True):
         b = best[f]
         for seed, run_dir, ls in zip(b.seeds, b.dirs, ("-", "--", ":", "-."), strict=False):
             curve = run_curve(run_dir)
@@ -178,5 +171,5 @@ def figure_seeds_and_attempts(run_dirs: list[Path]):
         ax.set_xlabel("training step")
         ax.set_ylim(-2, 102)
         ax.legend(fontsize=6)
-    axes[0][0].set_ylabel("within 5% (%)")
+    axes[0].set_ylabel("within 5% (%)")
     return fig
