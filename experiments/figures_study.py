@@ -38,17 +38,20 @@ ABLATION_TAGS = ("fp32",)
 ATTEMPT_COLOR = {"long": "black", "wide": "tab:purple", "curriculum": "tab:brown"}
 
 
-def _untagged(run_dirs: list[Path]):
+LINESTYLES = ("-", "--", ":", "-.")
+
+
+def _main_grid(cells) -> dict:
     """Cells of the plan's main grid (no tag), by (function, model)."""
-    cells = [c for c in cells_of_runs(run_dirs) if c.name == f"{c.function}-{c.model}"]
-    if not cells:
+    grid = {(c.function, c.model): c for c in cells if not c.tag}
+    if not grid:
         raise FileNotFoundError(2, "no finished study runs", "results/study/<f>-<model>-s<seed>/results.json")
-    return {(c.function, c.model): c for c in cells}
+    return grid
 
 
-def _functions(found) -> list[str]:
-    """The function names in ``found`` (names, or (function, model) keys) in the study's order."""
-    found = {f if isinstance(f, str) else f[0] for f in found}
+def _functions(names) -> list[str]:
+    """The distinct function names in ``names``, in the study's order."""
+    found = set(names)
     return [f for f in FUNCTION_ORDER if f in found] + sorted(found - set(FUNCTION_ORDER))
 
 
@@ -61,8 +64,8 @@ def _panel_row(k: int, size: float):
 def figure_function_encoding_grid(run_dirs: list[Path]):
     """Fig. 5: accuracy within 5% per function (rows) and model (columns), median [min, max] over
     seeds; an empty cell was not run. Returns the figure (experiments.figures saves it)."""
-    cells = _untagged(run_dirs)
-    functions = _functions(cells)
+    cells = _main_grid(cells_of_runs(run_dirs))
+    functions = _functions(f for f, _ in cells)
     grid = np.full((len(functions), len(MODELS)), np.nan)
     fig, ax = plt.subplots(layout="constrained", figsize=(6.4, 0.75 * len(functions) + 1.4))
     for i, f in enumerate(functions):
@@ -99,8 +102,8 @@ def figure_function_encoding_grid(run_dirs: list[Path]):
 def figure_accuracy_vs_steps(run_dirs: list[Path]):
     """Fig. 8: accuracy within 5% against training step, one panel per function, one line per
     encoding (the median seed's run) and the MLP. Returns the figure."""
-    cells = _untagged(run_dirs)
-    functions = _functions(cells)
+    cells = _main_grid(cells_of_runs(run_dirs))
+    functions = _functions(f for f, _ in cells)
     fig, axes = _panel_row(len(functions), 2.9)
     for ax, f in zip(axes, functions, strict=True):
         for m in MODELS:
@@ -127,45 +130,34 @@ def figure_accuracy_vs_steps(run_dirs: list[Path]):
     return fig
 
 
-def _tag(cell) -> str:
-    """The tag of a cell named ``<function>-<model>-<tag>`` ('' for the main grid)."""
-    return cell.name[len(f"{cell.function}-{cell.model}") + 1 :]
-
-
 def figure_seeds_and_attempts(run_dirs: list[Path]):
     """Fig. 11: accuracy within 5% against training step, one panel per function, a line per seed
     of the function's best transformer encoding (highest median over seeds) and per attempt
     (tagged runs other than the fp32 ablation). Returns the figure."""
     cells = cells_of_runs(run_dirs)
-    best = best_per_function([c for c in cells if not _tag(c)])
-    attempts = [c for c in cells if _tag(c) and _tag(c) not in ABLATION_TAGS and c.model != "mlp"]
+    best = best_per_function(list(_main_grid(cells).values()))
+    attempts = [c for c in cells if c.tag and c.tag not in ABLATION_TAGS and c.model != "mlp"]
     functions = _functions(best)
-    if not functions:
-        raise FileNotFoundError(2, "no finished study runs", "results/study/<f>-<model>-s<seed>/results.json")
     fig, axes = _panel_row(len(functions), 3.1)
     for ax, f in zip(axes, functions, strict=True):
         b = best[f]
-        for seed, run_dir, ls in zip(b.seeds, b.dirs, ("-", "--", ":", "-."), strict=False):
-            curve = run_curve(run_dir)
-            ax.plot(
-                curve.steps,
-                [100 * a for a in curve.acc5],
-                ls=ls,
-                lw=1,
-                color=ENCODING_COLOR[b.model],
-                label=f"{b.model} s{seed}",
+        lines = [
+            (
+                d,
+                f"{b.model} s{seed}",
+                {"ls": LINESTYLES[i % len(LINESTYLES)], "lw": 1, "color": ENCODING_COLOR[b.model]},
             )
-        for c in (a for a in attempts if a.function == f):
-            tag = _tag(c)
-            for seed, run_dir in zip(c.seeds, c.dirs, strict=True):
-                curve = run_curve(run_dir)
-                ax.plot(
-                    curve.steps,
-                    [100 * a for a in curve.acc5],
-                    lw=1.6,
-                    color=ATTEMPT_COLOR.get(tag, "tab:olive"),
-                    label=f"{c.model} {tag} s{seed}",
-                )
+            for i, (seed, d) in enumerate(zip(b.seeds, b.dirs, strict=True))
+        ]
+        lines += [
+            (d, f"{c.model} {c.tag} s{seed}", {"lw": 1.6, "color": ATTEMPT_COLOR.get(c.tag, "tab:olive")})
+            for c in attempts
+            if c.function == f
+            for seed, d in zip(c.seeds, c.dirs, strict=True)
+        ]
+        for run_dir, label, style in lines:
+            curve = run_curve(run_dir)
+            ax.plot(curve.steps, [100 * a for a in curve.acc5], label=label, **style)
         ax.axhline(90, color="0.6", lw=0.6, ls=":")
         ax.set_title(f"{f} ({b.distribution})", fontsize=9)
         ax.set_xlabel("training step")

@@ -34,6 +34,11 @@ class Cell:
     results: tuple[dict, ...]
     dirs: tuple[Path, ...] = ()
 
+    @property
+    def tag(self) -> str:
+        """The plan's tag of this cell ('' for the main grid): the name is ``<function>-<model>[-<tag>]``."""
+        return self.name[len(f"{self.function}-{self.model}") + 1 :]
+
     def accuracies(self, tau: str, norm: str = "l1") -> list[float]:
         return [r["final"][norm]["accuracy"][tau]["acc"] for r in self.results]
 

@@ -61,3 +61,14 @@ def test_seeds_and_attempts_draws_best_encoding_seeds_and_attempts_only(study):
 def test_seeds_and_attempts_without_runs_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no finished study runs"):
         figure_seeds_and_attempts([tmp_path / "nothing-here-s0"])
+
+
+def test_seeds_and_attempts_draws_every_seed_beyond_the_line_styles(tmp_path):
+    # Four line styles cycle; a fifth seed must still get its line.
+    t = {"function": "sin", "model": "transformer", "encoding": "P1000"}
+    runs = [_run(tmp_path, f"sin-P1000-s{s}", **t, final_acc=0.5, curve=[0.1 * s]) for s in range(5)]
+    fig = figure_seeds_and_attempts(runs)
+    (ax,) = fig.axes
+    labels = [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+    assert labels == [f"P1000 s{s}" for s in range(5)]
+    plt.close(fig)

@@ -277,6 +277,7 @@ def test_cells_group_seeds_and_report_median_min_max(tmp_path):
     assert set(cells) == {"exp-P1000", "exp-mlp", "exp-P10-long"}
     assert cells["exp-P1000"].seeds == (0, 1, 2)
     assert cells["exp-P1000"].median_seed()["run"] == "exp-P1000-s2"  # accuracy 0.7 is the median
+    assert [cells[n].tag for n in ("exp-P1000", "exp-mlp", "exp-P10-long")] == ["", "", "long"]
     table = cell_table(list(cells.values()))
     row = next(line for line in table.splitlines() if "| exp-P1000 |" in line)
     assert "70.0 [50.0, 90.0]" in row  # within 5%
