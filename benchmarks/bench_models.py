@@ -151,7 +151,7 @@ def seeded_model(cfg: TransformerBench, enc) -> Seq2SeqTransformer:
 
 def teacher_forced_pairs(cfg: TransformerBench, enc) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """src (B, L), tgt_in and tgt_out (B, L+1) of exp on U[-1, 1] matrices, built as the training
-    loop builds them (experiments.train.teacher_forcing_batch); B = cfg.train_batch."""
+    loop builds them (experiments.token_loss.teacher_forcing_batch); B = cfg.train_batch."""
     A = _matrices(cfg.train_batch, cfg.n, seed=1)
     src = enc.encode_batch(A)  # (B, L)
     tgt = enc.encode_batch(torch.linalg.matrix_exp(A))  # (B, L)

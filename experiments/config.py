@@ -197,6 +197,10 @@ class TrainConfig:
     learning"): step t's batch is s(t) A with targets f(s(t) A), s rising linearly from
     `curriculum_start` to 1 over the first `curriculum_steps` steps (`curriculum_scale`); only
     for exp, sin and cos, whose f(sA) is defined and simpler for small s.
+    `mantissa_loss` > 0 (transformer, P1000 or B1999) adds that multiple of the expected relative
+    error of the mantissa tokens to the cross-entropy (`experiments.token_loss.mantissa_error_loss`:
+    Zausinger et al. 2025's Number Token Loss, Wasserstein form): cross-entropy alone counts a
+    mantissa off by one like one off by 500. The logged `loss` is then the sum.
     """
 
     batch_size: int = 64
@@ -222,6 +226,7 @@ class TrainConfig:
     threads: int = 0
     curriculum_steps: int = 0
     curriculum_start: float = 0.25
+    mantissa_loss: float = 0.0
 
     def __post_init__(self) -> None:
         _positive_int(self, "batch_size", "steps", "log_every", "eval_every", "eval_size")
@@ -232,6 +237,9 @@ class TrainConfig:
             raise ConfigError(f"curriculum_start must be in (0, 1], got {start!r}")
         _positive_float(self, "lr", "grad_clip")
         _positive_float(self, "max_minutes", allow_none=True)
+        w = self.mantissa_loss
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < math.inf:
+            raise ConfigError(f"mantissa_loss must be a finite number >= 0 (0: off), got {w!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not (isinstance(self.min_lr_ratio, (int, float)) and 0 <= self.min_lr_ratio <= 1):
@@ -288,6 +296,15 @@ class Config:
                 f"a curriculum on ||A|| (curriculum_steps > 0) is for {', '.join(CURRICULUM_FUNCTIONS)}, "
                 f"got {self.data.function!r}: sign is scale-invariant, and log and sqrt are simple "
                 "near the identity, not near 0"
+            )
+        one_token_mantissa = self.data.encoding == "B1999" or (
+            self.data.encoding == "P1000" and self.data.precision <= 3
+        )
+        if self.train.mantissa_loss and not (self.model.kind == "transformer" and one_token_mantissa):
+            raise ConfigError(
+                "mantissa_loss > 0 needs a transformer whose encoding writes the mantissa as one token: "
+                f"P1000 (precision <= 3) or B1999; got {self.model.kind} with {self.data.encoding} "
+                f"at precision {self.data.precision}"
             )
 
     @property

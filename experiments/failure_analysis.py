@@ -13,7 +13,9 @@ within 5% (and the invalid-output rate) is reported per group of matrices:
 - for log/sqrt: by the largest |arg lambda| (quartiles): the branch cut is the negative axis.
 
 It also reports the share of target entries (above 1e-3 of the matrix's largest) whose sign the
-model predicts correctly, which separates wrong-magnitude from wrong-sign failures.
+model predicts correctly, which separates wrong-magnitude from wrong-sign failures, and, for a
+transformer, where its teacher-forced token cross-entropy sits and what each role's top-1 misses
+cost (``experiments.token_loss.token_breakdown``).
 
 Nothing here changes a run; ``analyze_run`` writes ``analysis.json`` into the run folder.
 """
@@ -68,6 +70,7 @@ def analyze_run(run_dir: str | Path, write: bool = True) -> dict:
     """Accuracy within 5% of the run's checkpoint on its test set, per group (module docstring)."""
     from experiments.evaluate import load_trained, predict, relative_errors
     from experiments.run_folder import run_test_set
+    from experiments.token_loss import token_breakdown
 
     run_dir = Path(run_dir)
     model, encoding, config = load_trained(run_dir)
@@ -108,6 +111,8 @@ def analyze_run(run_dir: str | Path, write: bool = True) -> dict:
         "entry_sign_agreement": sign_agreement,
         "groups": {name: group_accuracy(errors, valid, g) for name, g in groupings.items()},
     }
+    if encoding is not None:
+        result["tokens"] = token_breakdown(model, encoding, test.A, test.F)
     if write:
         (run_dir / "analysis.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
@@ -127,5 +132,24 @@ def format_analysis(result: dict) -> str:
                 f"    {r['group']:<44} n={r['n']:<5} within 5%: {100 * r['acc5']:5.1f}% "
                 f"[{100 * r['ci95'][0]:.1f}, {100 * r['ci95'][1]:.1f}]  "
                 f"invalid {r['invalid']:<4} median err {med}"
+            )
+    if "tokens" in result:
+        t = result["tokens"]
+        lines.append(f"  teacher-forced token cross-entropy, {t['ce_per_token']:.3f} nats/token, by role:")
+        for r in t["roles"]:
+            cost = ""
+            if r["miss_median_rel_error"] is not None:
+                cost = (
+                    f"  a miss costs its entry {100 * r['miss_median_rel_error']:.3g}% (median), "
+                    f">5% in {100 * r['miss_share_above_5pct']:.0f}% of misses"
+                )
+            lines.append(
+                f"    {r['role']:<16} {100 * r['ce_share']:5.1f}% of the CE, {r['mean_ce']:.3f} per token, "
+                f"top-1 {100 * r['top1']:5.1f}%{cost}"
+            )
+        if "mantissa_loss" in t:
+            lines.append(
+                f"    expected relative error of the mantissa token (train.mantissa_loss's term): "
+                f"{t['mantissa_loss']:.4f}"
             )
     return "\n".join(lines)

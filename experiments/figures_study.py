@@ -35,7 +35,7 @@ ENCODING_COLOR = {
 }
 # Tags of the plan that are not attempts at the target: fp32 is the precision ablation.
 ABLATION_TAGS = ("fp32",)
-ATTEMPT_COLOR = {"long": "black", "wide": "tab:purple", "curriculum": "tab:brown"}
+ATTEMPT_COLOR = {"long": "black", "wide": "tab:purple", "curriculum": "tab:brown", "mantissa": "tab:cyan"}
 
 
 LINESTYLES = ("-", "--", ":", "-.")

@@ -275,8 +275,8 @@ def _authors_sweep_summary(args: list[str], root: Path) -> str:
 
 @register("analysis")
 def _analysis(args: list[str], root: Path) -> str:
-    """``analysis RUN_DIR ...``: per run, the summary of its analysis.json (experiments.failure_analysis)
-    and, for sign, the accuracy by inertia."""
+    """``analysis RUN_DIR ...``: per run, the summary of its analysis.json (experiments.failure_analysis),
+    for sign the accuracy by inertia, and for a transformer where its token cross-entropy sits."""
     from experiments.failure_analysis import format_analysis
 
     if not args:
@@ -293,7 +293,27 @@ def _analysis(args: list[str], root: Path) -> str:
                     f"  - {r['group']}: {r['n']} matrices, {100 * r['acc5']:.1f}% "
                     f"[{100 * lo:.1f}, {100 * hi:.1f}] within 5%, {r['invalid']} invalid"
                 )
+        if "tokens" in record:
+            lines.append(f"  - {_token_summary(record['tokens'])}")
     return "\n".join(lines)
+
+
+def _token_summary(tokens: dict) -> str:
+    """One line: the number role carrying the most cross-entropy, its top-1 and what a miss costs."""
+    roles = [r for r in tokens["roles"] if r["role"] != "structure"]
+    top = max(roles, key=lambda r: r["ce_share"])
+    text = (
+        f"teacher-forced: the {top['role']} token carries {100 * top['ce_share']:.1f}% of the token "
+        f"cross-entropy; its top-1 is right {100 * top['top1']:.1f}% of the time"
+    )
+    if top["miss_median_rel_error"] is not None:
+        text += (
+            f", and a miss costs its entry {100 * top['miss_median_rel_error']:.2g}% (median; over 5% "
+            f"in {100 * top['miss_share_above_5pct']:.0f}% of misses)"
+        )
+    if "mantissa_loss" in tokens:
+        text += f"; expected relative mantissa error {tokens['mantissa_loss']:.3f}"
+    return text
 
 
 def _model_label(res: dict, config: dict) -> str:

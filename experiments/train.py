@@ -41,7 +41,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F_nn
 from torch import Tensor, nn
 
 from experiments.config import Config, ConfigError
@@ -63,6 +62,7 @@ from experiments.run_folder import (
     write_json,
 )
 from experiments.runrecord import collect_run_record, git_commit, utc_now
+from experiments.token_loss import mantissa_error_loss, seq2seq_loss, teacher_forcing_batch
 
 __all__ = [
     "CHECKPOINT",
@@ -75,8 +75,6 @@ __all__ = [
     "build_model",
     "get_run_encoding",
     "mlp_loss",
-    "seq2seq_loss",
-    "teacher_forcing_batch",
     "load_checkpoint",
     "read_metrics",
     "train",
@@ -125,30 +123,6 @@ def mlp_loss(pred: Tensor, F: Tensor) -> Tensor:
     pred = pred.float()
     F = F.float()
     return ((pred - F).abs().sum(-1) / F.abs().sum(-1).clamp_min(1e-12)).mean()
-
-
-def teacher_forcing_batch(encoding, A: Tensor, F: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Token tensors for teacher forcing.
-
-    Returns src (B, S) = tokens(A); tgt_in (B, T+1) = BOS + tokens(F); tgt_out (B, T+1) =
-    tokens(F) + EOS, where T = encoding.sequence_length(n, n).
-    """
-    src = encoding.encode_batch(A)  # (B, S)
-    tgt = encoding.encode_batch(F)  # (B, T)
-    B = tgt.shape[0]
-    bos = torch.full((B, 1), encoding.bos_id, dtype=tgt.dtype)
-    eos = torch.full((B, 1), encoding.eos_id, dtype=tgt.dtype)
-    return src, torch.cat([bos, tgt], dim=1), torch.cat([tgt, eos], dim=1)
-
-
-def seq2seq_loss(logits: Tensor, tgt_out: Tensor, pad_id: int) -> Tensor:
-    """Token cross-entropy; logits (B, T, V), tgt_out (B, T) -> (), PAD positions ignored."""
-    V = logits.shape[-1]
-    return F_nn.cross_entropy(
-        logits.float().reshape(-1, V),  # (B*T, V)
-        tgt_out.reshape(-1),  # (B*T,)
-        ignore_index=pad_id,
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -394,7 +368,10 @@ def _forward_loss(s: _TrainState, A: Tensor, F: Tensor) -> tuple[Tensor, int]:
         src, tgt_in, tgt_out = teacher_forcing_batch(s.encoding, A, F)
         src, tgt_in, tgt_out = src.to(s.device), tgt_in.to(s.device), tgt_out.to(s.device)
         logits = s.train_model(src, tgt_in)  # (B, T+1, V)
-        return seq2seq_loss(logits, tgt_out, s.encoding.pad_id), src.numel() + tgt_out.numel()
+        loss = seq2seq_loss(logits, tgt_out, s.encoding.pad_id)
+        if tc.mantissa_loss:
+            loss = loss + tc.mantissa_loss * mantissa_error_loss(logits, tgt_out, s.encoding, A.shape[-1])
+        return loss, src.numel() + tgt_out.numel()
 
 
 def _train_step(s: _TrainState, lr: float) -> tuple[Tensor | None, int]:

@@ -80,3 +80,22 @@ def test_entry_sign_agreement_against_numpy(tiny_sign_run):
     big = np.abs(F) > 1e-3 * peak
     expected = (np.sign(P) == np.sign(F))[big].mean()
     assert result["entry_sign_agreement"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_transformer_analysis_breaks_the_token_loss_down_by_role(tmp_path, capsys):
+    run = tmp_path / "t"
+    overrides = ["--set", "steps=5", "--set", "threads=1", "--set", "test_size=30"]
+    assert main(["train", "--config", "tiny-transformer", *overrides, "--out", str(run), "--quiet"]) == 0
+    result = analyze_run(run)
+    roles = [r["role"] for r in result["tokens"]["roles"]]
+    assert roles == ["sign", "mantissa", "exponent", "structure"]  # tiny-transformer writes P1000
+    assert sum(r["ce_share"] for r in result["tokens"]["roles"]) == pytest.approx(1.0)
+    assert main(["analyze", str(run), "--no-write"]) == 0
+    assert "teacher-forced token cross-entropy" in capsys.readouterr().out
+    # The README's analysis block names the role with the most cross-entropy and its top-1.
+    from experiments.readme_tables import GENERATORS
+
+    block = GENERATORS["analysis"]([str(run)], tmp_path)
+    top = max(result["tokens"]["roles"][:3], key=lambda r: r["ce_share"])
+    assert f"the {top['role']} token carries {100 * top['ce_share']:.1f}%" in block
+    assert f"top-1 is right {100 * top['top1']:.1f}%" in block

@@ -17,6 +17,7 @@ import torch
 
 from experiments.config import Config, load_config
 from experiments.data import get_encoding
+from experiments.token_loss import seq2seq_loss, teacher_forcing_batch
 from experiments.train import (
     CheckpointError,
     NonFiniteLossError,
@@ -24,8 +25,6 @@ from experiments.train import (
     load_checkpoint,
     mlp_loss,
     read_metrics,
-    seq2seq_loss,
-    teacher_forcing_batch,
     train,
 )
 

@@ -170,6 +170,23 @@ class Encoding:
         value, valid = self._number_values(ids)
         return float(value[0]) if bool(valid[0]) else None
 
+    def number_values(self, ids) -> tuple[np.ndarray, np.ndarray]:
+        """Values (N,) and validity (N,) of ``ids`` (N, tokens_per_number): the numbers they spell."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.ndim != 2 or ids.shape[1] != self.tokens_per_number:
+            raise ValueError(f"number ids must have shape (N, {self.tokens_per_number}), got {ids.shape}")
+        return self._number_values(np.clip(ids, 0, len(self.vocab) - 1))
+
+    @property
+    def number_roles(self) -> tuple[str, ...]:
+        """What each of a number's ``tokens_per_number`` tokens carries, in order."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def mantissa_token(self) -> tuple[int, np.ndarray] | None:
+        """Where one token carries a number's whole (signed) mantissa: its position within the
+        number and the table id -> mantissa value (NaN for every other token); None otherwise."""
+        return None
+
     # ---- matrices ------------------------------------------------------------------------
     def sequence_length(self, n_rows: int, n_cols: int) -> int:
         """Tokens in ``encode`` of an n_rows x n_cols matrix: 2 + n_rows n_cols tokens_per_number."""
@@ -324,6 +341,21 @@ class Positional(_ExponentTokenEncoding):
         n_exp = EXP_MAX - EXP_MIN + 1
         self._exp_of = np.where((ids >= self._exp0) & (ids < self._exp0 + n_exp), ids - self._exp0, -1)
 
+    @property
+    def number_roles(self) -> tuple[str, ...]:
+        if self.base == 10:
+            digits = tuple(f"digit {i + 1}" for i in range(self.n_digits))
+        elif self.n_digits == 1:
+            digits = ("mantissa",)
+        else:
+            digits = tuple(f"mantissa {i + 1}" for i in range(self.n_digits))
+        return ("sign", *digits, "exponent")
+
+    def mantissa_token(self) -> tuple[int, np.ndarray] | None:
+        if self.n_digits != 1:
+            return None
+        return 1, np.where(self._digit_of >= 0, self._digit_of, np.nan)
+
     def _number_ids(self, x: np.ndarray) -> np.ndarray:
         negative, m, E = self._sign_mantissa_exponent(x)
         powers = self.base ** np.arange(self.n_digits - 1, -1, -1, dtype=np.int64)  # (d,)
@@ -371,6 +403,11 @@ class B1999(_ExponentTokenEncoding):
         self._mant_of = np.where((ids >= self._mant0) & (ids < self._mant0 + n_mant), ids - self._mant0, -1)
         n_exp = EXP_MAX - EXP_MIN + 1
         self._exp_of = np.where((ids >= self._exp0) & (ids < self._exp0 + n_exp), ids - self._exp0, -1)
+
+    number_roles = ("signed mantissa", "exponent")
+
+    def mantissa_token(self) -> tuple[int, np.ndarray] | None:
+        return 0, np.where(self._mant_of >= 0, self._mant_of - self._top, np.nan)
 
     def _number_ids(self, x: np.ndarray) -> np.ndarray:
         negative, m, E = self._sign_mantissa_exponent(x)
@@ -423,6 +460,8 @@ class FP15(Encoding):
             table[i] = float(f"{mant}e{int(e) - self.L}")
         table[self._ovf], table[self._ovf + 1] = self.limit, -self.limit
         self._value_of = table
+
+    number_roles = ("number",)
 
     def _number_ids(self, x: np.ndarray) -> np.ndarray:
         p, L = self.precision, self.L
