@@ -201,6 +201,13 @@ class TrainConfig:
     error of the mantissa tokens to the cross-entropy (`experiments.token_loss.mantissa_error_loss`:
     Zausinger et al. 2025's Number Token Loss, Wasserstein form): cross-entropy alone counts a
     mantissa off by one like one off by 500. The logged `loss` is then the sum.
+    `scheduled_sampling` > 0 (transformer) trains the decoder partly on its own outputs (Bengio et
+    al. 2015, "Scheduled sampling"; the two-pass form of Mihaylova and Martins 2019 for
+    transformers): each target token of the decoder's input is replaced, with probability
+    `sampling_probability(step)` rising linearly from 0 to `scheduled_sampling` over `steps`, by
+    the model's own top-1 prediction of it from a first, gradient-free pass. Greedy decoding
+    conditions on the model's outputs, teacher forcing on the true tokens; where the two part
+    (`experiments analyze`, "teacher-forced" accuracy against greedy), this closes the gap.
     """
 
     batch_size: int = 64
@@ -227,6 +234,7 @@ class TrainConfig:
     curriculum_steps: int = 0
     curriculum_start: float = 0.25
     mantissa_loss: float = 0.0
+    scheduled_sampling: float = 0.0
 
     def __post_init__(self) -> None:
         _positive_int(self, "batch_size", "steps", "log_every", "eval_every", "eval_size")
@@ -240,6 +248,9 @@ class TrainConfig:
         w = self.mantissa_loss
         if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w < math.inf:
             raise ConfigError(f"mantissa_loss must be a finite number >= 0 (0: off), got {w!r}")
+        q = self.scheduled_sampling
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not 0 <= q <= 1:
+            raise ConfigError(f"scheduled_sampling must be a probability in [0, 1] (0: off), got {q!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not (isinstance(self.min_lr_ratio, (int, float)) and 0 <= self.min_lr_ratio <= 1):
@@ -267,6 +278,11 @@ class TrainConfig:
         else:
             t = min((step - self.warmup) / max(self.steps - self.warmup, 1), 1.0)
         return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * t)))
+
+    def sampling_probability(self, step: int) -> float:
+        """Scheduled sampling's probability of feeding the model its own token at optimizer step
+        `step` (0-based): scheduled_sampling * step / steps, capped at scheduled_sampling."""
+        return self.scheduled_sampling * min(step / self.steps, 1.0)
 
     def curriculum_scale(self, step: int) -> float:
         """The factor s applied to the matrices of optimizer step `step` (0-based): rising
@@ -300,6 +316,11 @@ class Config:
         one_token_mantissa = self.data.encoding == "B1999" or (
             self.data.encoding == "P1000" and self.data.precision <= 3
         )
+        if self.train.scheduled_sampling and self.model.kind != "transformer":
+            raise ConfigError(
+                "scheduled_sampling > 0 is for the transformer (it feeds the decoder its own tokens); "
+                f"got model kind {self.model.kind!r}"
+            )
         if self.train.mantissa_loss and not (self.model.kind == "transformer" and one_token_mantissa):
             raise ConfigError(
                 "mantissa_loss > 0 needs a transformer whose encoding writes the mantissa as one token: "

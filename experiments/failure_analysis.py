@@ -147,6 +147,11 @@ def format_analysis(result: dict) -> str:
                 f"    {r['role']:<16} {100 * r['ce_share']:5.1f}% of the CE, {r['mean_ce']:.3f} per token, "
                 f"top-1 {100 * r['top1']:5.1f}%{cost}"
             )
+        if "teacher_forced_acc5" in t:
+            lines.append(
+                f"    within 5% when each token is the top-1 given the true tokens before it: "
+                f"{100 * t['teacher_forced_acc5']:.1f}% (greedy decoding: {100 * result['acc5']:.1f}%)"
+            )
         if "mantissa_loss" in t:
             lines.append(
                 f"    expected relative error of the mantissa token (train.mantissa_loss's term): "

@@ -35,7 +35,13 @@ ENCODING_COLOR = {
 }
 # Tags of the plan that are not attempts at the target: fp32 is the precision ablation.
 ABLATION_TAGS = ("fp32",)
-ATTEMPT_COLOR = {"long": "black", "wide": "tab:purple", "curriculum": "tab:brown", "mantissa": "tab:cyan"}
+ATTEMPT_COLOR = {
+    "long": "black",
+    "wide": "tab:purple",
+    "curriculum": "tab:brown",
+    "mantissa": "tab:cyan",
+    "sampling": "tab:pink",
+}
 
 
 LINESTYLES = ("-", "--", ":", "-.")

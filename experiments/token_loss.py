@@ -1,4 +1,4 @@
-"""Where a trained transformer's token cross-entropy sits, and what its misses cost.
+"""Token-level objectives of the transformer, and where its token cross-entropy sits.
 
 The transformer is trained on the token cross-entropy (CE) of the encoded f(A), but it is judged
 on the relative error of the decoded matrix. The two can part ways: CE counts a mantissa token
@@ -10,12 +10,18 @@ set of matrices, teacher-forced (every position sees the true tokens before it, 
   P1000), the share of the sequence's CE it carries, its mean CE and its top-1 accuracy;
 - per role, the cost of its misses: the relative error of the one entry whose token at that
   position is replaced by the model's top-1 token, the entry's other tokens kept true (median
-  and the share above 5% over the missed tokens).
+  and the share above 5% over the missed tokens);
+- the share of matrices within 5% when every token is the model's top-1 given the true tokens
+  before it. Greedy decoding feeds the model its own tokens instead; where it does much worse,
+  the model leans on true earlier entries that it does not have at inference (exposure bias).
 
-:func:`mantissa_error_loss` is the training-side counterpart: the expected relative error of the
-mantissa token under the model's distribution, the Wasserstein form of the Number Token Loss of
-Zausinger et al. (2025, "Regress, Don't Guess", eq. for NTL-WAS), scaled by the true mantissa so
-that it reads as a relative error of the entry. ``train.mantissa_loss`` adds it to CE.
+Two training objectives answer these diagnoses. :func:`mantissa_error_loss` is the expected
+relative error of the mantissa token under the model's distribution: the Wasserstein form of the
+Number Token Loss of Zausinger et al. (2025, "Regress, Don't Guess", ICML; its NTL-WAS), scaled
+by the true mantissa so that it reads as a relative error of the entry; ``train.mantissa_loss``
+adds it to CE.
+:func:`scheduled_sampling_inputs` feeds the decoder some of its own tokens during training
+(``train.scheduled_sampling``; Bengio et al. 2015, Mihaylova and Martins 2019).
 """
 
 from __future__ import annotations
@@ -25,7 +31,15 @@ import torch
 import torch.nn.functional as F_nn
 from torch import Tensor
 
-__all__ = ["mantissa_error_loss", "seq2seq_loss", "teacher_forcing_batch", "token_breakdown"]
+from experiments.evaluate import relative_errors
+
+__all__ = [
+    "mantissa_error_loss",
+    "scheduled_sampling_inputs",
+    "seq2seq_loss",
+    "teacher_forcing_batch",
+    "token_breakdown",
+]
 
 TAU = 0.05
 
@@ -54,6 +68,22 @@ def seq2seq_loss(logits: Tensor, tgt_out: Tensor, pad_id: int) -> Tensor:
     )
 
 
+def scheduled_sampling_inputs(model, src: Tensor, tgt_in: Tensor, p: float) -> Tensor:
+    """Decoder inputs (B, T+1) for scheduled sampling: ``tgt_in`` with each token after BOS
+    replaced, independently with probability ``p``, by the model's top-1 prediction of that token
+    from a teacher-forced, gradient-free first pass (Mihaylova and Martins 2019, section 3; the
+    sampling of Bengio et al. 2015). ``p = 0`` returns ``tgt_in`` itself. Draws from torch's global
+    RNG, which a training checkpoint saves, so a resumed run draws the same replacements."""
+    if p <= 0:
+        return tgt_in
+    with torch.no_grad():
+        guess = model(src, tgt_in).argmax(-1)  # (B, T+1): guess[:, t] predicts tgt_in[:, t + 1]
+    replace = torch.rand(tgt_in[:, 1:].shape, device=tgt_in.device) < p
+    mixed = tgt_in.clone()
+    mixed[:, 1:] = torch.where(replace, guess[:, :-1], tgt_in[:, 1:])
+    return mixed
+
+
 def _number_positions(n_numbers: int, tokens_per_number: int) -> Tensor:
     """Indices (n_numbers, tpn) of the number tokens in a target sequence (after ``V{r} V{c}``)."""
     return 2 + torch.arange(n_numbers * tokens_per_number).reshape(n_numbers, tokens_per_number)
@@ -70,7 +100,11 @@ def token_breakdown(model, encoding, A: Tensor, F: Tensor, chunk: int = 250) -> 
     Returns:
         ``{"ce_per_token", "roles": [{"role", "tokens", "ce_share", "mean_ce", "top1",
         "miss_median_rel_error", "miss_share_above_5pct"}, ...]}``; the roles are the number
-        roles plus "structure" (the two dimension tokens and EOS). The shares sum to 1. Where one
+        roles plus "structure" (the two dimension tokens and EOS). The shares sum to 1.
+        ``"teacher_forced_acc5"``: the share of matrices within 5% (relative l1 error) when every
+        token is the model's top-1 given the true tokens before it; set beside the greedy
+        decoder's accuracy, it tells errors of the single token from errors that the decoder's own
+        earlier tokens bring in (exposure bias). Where one
         token carries the mantissa, also ``"mantissa_loss"``: :func:`mantissa_error_loss` on all
         of A.
     """
@@ -127,7 +161,16 @@ def token_breakdown(model, encoding, A: Tensor, F: Tensor, chunk: int = 250) -> 
             "miss_share_above_5pct": None,
         }
     )
-    result = {"ce_per_token": total / ce.numel(), "roles": roles}
+    # Each entry as the model writes it from the true prefix: the matrix of top-1 tokens.
+    T = encoding.sequence_length(n, n)
+    forced = encoding.decode_batch(top[:, :T], (n, n))
+    errors = relative_errors(torch.nan_to_num(forced.value, nan=0.0), F, norm="l1")
+    hits = (errors < TAU) & forced.valid
+    result = {
+        "ce_per_token": total / ce.numel(),
+        "roles": roles,
+        "teacher_forced_acc5": float(hits.double().mean()),
+    }
     if one_token_mantissa:
         result["mantissa_loss"] = sum(mantissa) / len(A)
     return result

@@ -62,7 +62,12 @@ from experiments.run_folder import (
     write_json,
 )
 from experiments.runrecord import collect_run_record, git_commit, utc_now
-from experiments.token_loss import mantissa_error_loss, seq2seq_loss, teacher_forcing_batch
+from experiments.token_loss import (
+    mantissa_error_loss,
+    scheduled_sampling_inputs,
+    seq2seq_loss,
+    teacher_forcing_batch,
+)
 
 __all__ = [
     "CHECKPOINT",
@@ -367,6 +372,7 @@ def _forward_loss(s: _TrainState, A: Tensor, F: Tensor) -> tuple[Tensor, int]:
             return mlp_loss(s.train_model(x), y), 0
         src, tgt_in, tgt_out = teacher_forcing_batch(s.encoding, A, F)
         src, tgt_in, tgt_out = src.to(s.device), tgt_in.to(s.device), tgt_out.to(s.device)
+        tgt_in = scheduled_sampling_inputs(s.train_model, src, tgt_in, tc.sampling_probability(s.step))
         logits = s.train_model(src, tgt_in)  # (B, T+1, V)
         loss = seq2seq_loss(logits, tgt_out, s.encoding.pad_id)
         if tc.mantissa_loss:

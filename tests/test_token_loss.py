@@ -12,7 +12,12 @@ from torch import nn
 
 from experiments.config import ConfigError, TrainConfig, load_config
 from experiments.data import get_encoding
-from experiments.token_loss import mantissa_error_loss, teacher_forcing_batch, token_breakdown
+from experiments.token_loss import (
+    mantissa_error_loss,
+    scheduled_sampling_inputs,
+    teacher_forcing_batch,
+    token_breakdown,
+)
 
 X = np.array([3.14159, -0.5, 271.8, -1.0e-3, 9.996, 0.0])
 
@@ -198,3 +203,49 @@ def test_training_adds_the_weighted_mantissa_loss_to_the_cross_entropy(tmp_path)
     assert losses[0.0] == pytest.approx(ce, rel=1e-5)
     assert losses[5.0] == pytest.approx(ce + 5.0 * term, rel=1e-5)
     assert term > 0
+
+
+def test_sampling_probability_rises_linearly_to_its_maximum():
+    tc = TrainConfig(steps=100, scheduled_sampling=0.4)
+    assert [tc.sampling_probability(t) for t in (0, 25, 100, 10**6)] == pytest.approx([0.0, 0.1, 0.4, 0.4])
+    assert TrainConfig().sampling_probability(50) == 0.0  # off by default
+
+
+class ConstantGuess(nn.Module):
+    """Logits sure of one token everywhere."""
+
+    def __init__(self, token, vocab):
+        super().__init__()
+        self.token, self.vocab = token, vocab
+
+    def forward(self, src, tgt_in):
+        guess = torch.full_like(tgt_in, self.token)
+        return nn.functional.one_hot(guess, self.vocab).float()
+
+
+def test_scheduled_sampling_replaces_tokens_after_bos_with_the_models_guess():
+    enc = get_encoding("P1000")
+    F = torch.randn(200, 3, 3, dtype=torch.float64)
+    src, tgt_in, _ = teacher_forcing_batch(enc, F, F)
+    guess = enc.token_to_id["7"]
+    model = ConstantGuess(guess, len(enc.vocab))
+    assert scheduled_sampling_inputs(model, src, tgt_in, 0.0) is tgt_in
+    every = scheduled_sampling_inputs(model, src, tgt_in, 1.0)
+    assert (every[:, 0] == enc.bos_id).all() and (every[:, 1:] == guess).all()
+    torch.manual_seed(0)
+    half = scheduled_sampling_inputs(model, src, tgt_in, 0.5)
+    assert (half[:, 0] == enc.bos_id).all()
+    kept, swapped = half[:, 1:] == tgt_in[:, 1:], half[:, 1:] == guess
+    assert (kept | swapped).all()
+    # Replaced positions whose true token is not the guess: Binomial(N, 1/2), within 5 sigma.
+    differ = tgt_in[:, 1:] != guess
+    k, N = int((swapped & differ).sum()), int(differ.sum())
+    assert abs(k - N / 2) < 5 * (N / 4) ** 0.5
+
+
+def test_config_refuses_scheduled_sampling_outside_the_transformer_and_0_1():
+    with pytest.raises(ConfigError, match="scheduled_sampling > 0 is for the transformer"):
+        load_config("tiny-mlp", ["scheduled_sampling=0.5"])
+    for bad in (-0.1, 1.5, True):
+        with pytest.raises(ConfigError, match=r"scheduled_sampling must be a probability in \[0, 1\]"):
+            TrainConfig(scheduled_sampling=bad)

@@ -221,8 +221,10 @@ def test_ddp_two_ranks_gloo_stay_in_sync(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
-    overrides = ["steps=200", "checkpoint_every=10", "eval_every=50", "threads=1"]
+@pytest.mark.parametrize("objective", [[], ["scheduled_sampling=0.5", "mantissa_loss=2"]])
+def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, objective):
+    # The second case draws scheduled sampling's replacements from the RNG state the checkpoint saves.
+    overrides = ["steps=200", "checkpoint_every=10", "eval_every=50", "threads=1", *objective]
     run = tmp_path / "killed"
     cmd = [sys.executable, "-m", "experiments", "train", "--config", "tiny-transformer"]
     cmd += [a for o in overrides for a in ("--set", o)] + ["--out", str(run), "--quiet"]
