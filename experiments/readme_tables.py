@@ -313,6 +313,9 @@ def _token_summary(tokens: dict) -> str:
         )
     if "mantissa_loss" in tokens:
         text += f"; expected relative mantissa error {tokens['mantissa_loss']:.3f}"
+    if "teacher_forced_acc5" in tokens:
+        forced = 100 * tokens["teacher_forced_acc5"]
+        text += f"; within 5% teacher-forced (each token from the true ones before it): {forced:.1f}%"
     return text
 
 
