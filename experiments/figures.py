@@ -374,6 +374,13 @@ def figure_study_attempts(results: Path, out: Path, run_dirs: list[Path]) -> lis
     return _save(figure_seeds_and_attempts(run_dirs), out, "fig11_seeds_and_attempts")
 
 
+def figure_study_forced(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
+    """Fig. 12: teacher-forced against greedy accuracy of the analysed runs (experiments.figures_study)."""
+    from experiments.figures_study import figure_forced_vs_greedy
+
+    return _save(figure_forced_vs_greedy(run_dirs), out, "fig12_forced_vs_greedy")
+
+
 def figure_learning_curves(results: Path, out: Path, run_dirs: list[Path]) -> list[Path]:
     """Fig. 6: accuracy within 5% (top) and median relative error (bottom) against training step,
     one column per (function, training distribution), one line per run."""
@@ -492,7 +499,14 @@ FIGURES: dict[str, tuple[Callable, str]] = {
         figure_study_attempts,
         "Accuracy within 5% against training step: every seed of each function's best transformer "
         "encoding, and the attempts where it fell short of 90% (longer schedule, wider model, curriculum "
-        "on ||A||); dotted line at 90% (results/study).",
+        "on ||A||, scheduled sampling, mantissa loss); dotted line at 90% (results/study).",
+    ),
+    "fig12_forced_vs_greedy": (
+        figure_study_forced,
+        "Accuracy within 5% of each analysed transformer run when every token is predicted after the "
+        "true earlier tokens (teacher-forced, as in training) against greedy decoding, which feeds the "
+        "model its own; above the diagonal, the run leans on true entries it lacks at inference "
+        "(experiments analyze, results/study/<run>/analysis.json).",
     ),
 }
 
@@ -501,7 +515,10 @@ NEEDS_RUNS = {
     "fig6_learning_curves",
     "fig8_accuracy_vs_steps",
     "fig11_seeds_and_attempts",
+    "fig12_forced_vs_greedy",
 }
+# Per-run files a figure reads (default: the run's results.json and metrics.jsonl).
+RUN_FILES = {"fig12_forced_vs_greedy": "analysis.json"}
 SOURCES = {
     "fig1_bounds": ["bounds_grid.json", "functions_bounds.json"],
     "fig2_constructive_error": ["constructive_check.json", "sign_check.json", "functions_check.json"],
@@ -551,7 +568,9 @@ def write_readme(out: Path, drawn: dict, results: Path, run_dirs: list[Path]) ->
     for name in drawn:
         read = [_rel(results / f) for f in SOURCES.get(name, [])]
         if name in NEEDS_RUNS:
-            read += [_rel(d) + "/{results.json,metrics.jsonl}" for d in run_dirs]
+            files = RUN_FILES.get(name, "{results.json,metrics.jsonl}")
+            used = [d for d in run_dirs if name not in RUN_FILES or (Path(d) / files).exists()]
+            read += [_rel(d) + "/" + files for d in used]
         lines += [
             f"## {name}",
             "",

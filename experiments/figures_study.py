@@ -6,11 +6,15 @@ encoding, one panel per function (periodic evaluations on the first eval_size te
 the last point on the full test set). Figure 11 shows, per function, every seed of the best
 encoding and every attempt made where it fell short of the target (tagged runs: longer schedule,
 wider model, curriculum), against training step: whether a seed learns the function, and whether
-more steps or a larger model change that.
+more steps or a larger model change that. Figure 12 sets, per analysed transformer run, its
+accuracy within 5% when every token is predicted from the true earlier tokens (teacher-forced,
+as in training) against greedy decoding's (``analysis.json``, experiments.token_loss): points
+far above the diagonal are runs that lean on true earlier entries they do not have at inference.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 
@@ -23,7 +27,13 @@ import numpy as np  # noqa: E402
 from experiments.run_index import run_curve  # noqa: E402
 from experiments.study_table import FUNCTION_ORDER, best_per_function, cells_of_runs  # noqa: E402
 
-__all__ = ["MODELS", "figure_function_encoding_grid", "figure_accuracy_vs_steps", "figure_seeds_and_attempts"]
+__all__ = [
+    "MODELS",
+    "figure_accuracy_vs_steps",
+    "figure_forced_vs_greedy",
+    "figure_function_encoding_grid",
+    "figure_seeds_and_attempts",
+]
 
 MODELS = ("P10", "P1000", "B1999", "FP15", "mlp")
 ENCODING_COLOR = {
@@ -41,6 +51,13 @@ ATTEMPT_COLOR = {
     "curriculum": "tab:brown",
     "mantissa": "tab:cyan",
     "sampling": "tab:pink",
+}
+FUNCTION_COLOR = {
+    "exp": "tab:orange",
+    "sign": "tab:blue",
+    "sin": "tab:green",
+    "cos": "tab:red",
+    "log": "tab:purple",
 }
 
 
@@ -170,4 +187,44 @@ def figure_seeds_and_attempts(run_dirs: list[Path]):
         ax.set_ylim(-2, 102)
         ax.legend(fontsize=6)
     axes[0].set_ylabel("within 5% (%)")
+    return fig
+
+
+def forced_and_greedy(run_dirs: list[Path]) -> list[tuple[str, str, float, float]]:
+    """(run, function, greedy accuracy within 5%, teacher-forced accuracy within 5%) of every run
+    folder whose ``analysis.json`` holds the token breakdown, in the order given.
+
+    Raises FileNotFoundError when none does (run ``python -m experiments analyze RUN``)."""
+    points = []
+    for d in run_dirs:
+        path = Path(d) / "analysis.json"
+        if not path.is_file():
+            continue
+        a = json.loads(path.read_text())
+        if "teacher_forced_acc5" in a.get("tokens", {}):
+            points.append((a["run"], a["function"], a["acc5"], a["tokens"]["teacher_forced_acc5"]))
+    if not points:
+        raise FileNotFoundError(2, "no analysis.json with the token breakdown", "<run>/analysis.json")
+    return points
+
+
+def figure_forced_vs_greedy(run_dirs: list[Path]):
+    """Fig. 12: per analysed transformer run, accuracy within 5% teacher-forced (y) against greedy
+    (x), coloured by function, each point named by its run; the diagonal marks equality."""
+    points = forced_and_greedy(run_dirs)
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    ax.plot([0, 100], [0, 100], color="0.6", lw=0.8, ls=":")
+    for f in FUNCTION_ORDER:
+        mine = [p for p in points if p[1] == f]
+        if not mine:
+            continue
+        x, y = [100 * p[2] for p in mine], [100 * p[3] for p in mine]
+        ax.scatter(x, y, s=18, color=FUNCTION_COLOR.get(f, "0.3"), label=f, zorder=3)
+        for (run, *_), xi, yi in zip(mine, x, y, strict=True):
+            ax.annotate(run, (xi, yi), fontsize=5, xytext=(3, 2), textcoords="offset points")
+    ax.set_xlim(-2, 102)
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel("within 5%, greedy decoding (%)")
+    ax.set_ylabel("within 5%, teacher-forced: each token after the true ones (%)")
+    ax.legend(fontsize=7, loc="lower right")
     return fig

@@ -8,7 +8,7 @@ Steps (each writes result files under ``--out``; figures are drawn from those fi
    transformer per encoding; ``--quick`` scores the shipped transformers of ``models/`` instead);
 4. the comparison on one shared test set (figures 4, 7; ``compare.md``);
 5. every figure, with the committed run records under ``results/runs`` and ``results/study``
-   (figures 5, 6, 8, 11).
+   (figures 5, 6, 8, 11, 12).
 
 Outputs go to ``runs/reproduce/`` (ignored by git), so a user's run leaves the clone clean; the
 committed reference records (``results/reproduce/``, ``figures/``) are rewritten only when asked

@@ -98,7 +98,7 @@ def args_figures(p: argparse.ArgumentParser) -> None:
             str(REPO / "results" / "reproduce" / "runs"),
         ],
         metavar="DIR",
-        help="training run folders (or folders of them) for figures 5, 6, 8 and 11",
+        help="training run folders (or folders of them) for figures 5, 6, 8, 11 and 12",
     )
     p.set_defaults(default_runs=p.get_default("runs"))
     p.add_argument("--out", default=str(REPO / "figures"), help="output folder (default figures/)")

@@ -72,3 +72,40 @@ def test_seeds_and_attempts_draws_every_seed_beyond_the_line_styles(tmp_path):
     labels = [ln.get_label() for ln in ax.get_lines() if not ln.get_label().startswith("_")]
     assert labels == [f"P1000 s{s}" for s in range(5)]
     plt.close(fig)
+
+
+def _analysis(run_dir, *, function, greedy, forced):
+    record = {"run": run_dir.name, "function": function, "acc5": greedy, "groups": {}}
+    if forced is not None:
+        record["tokens"] = {"roles": [], "ce_per_token": 1.0, "teacher_forced_acc5": forced}
+    (run_dir / "analysis.json").write_text(json.dumps(record))
+
+
+def test_forced_vs_greedy_plots_each_analysed_run_once(tmp_path):
+    from experiments.figures_study import figure_forced_vs_greedy
+
+    dirs = []
+    for name, f, greedy, forced in [
+        ("sin-P1000-s0", "sin", 0.5, 0.75),
+        ("sin-P1000-long-s0", "sin", 0.4, 0.85),
+        ("exp-P1000-s2", "exp", 0.99, 0.9),
+        ("log-mlp-s0", "log", 0.8, None),  # an MLP's analysis has no token breakdown
+    ]:
+        d = tmp_path / name
+        d.mkdir()
+        _analysis(d, function=f, greedy=greedy, forced=forced)
+        dirs.append(d)
+    (tmp_path / "no-analysis").mkdir()
+    fig = figure_forced_vs_greedy([*dirs, tmp_path / "no-analysis"])
+    (ax,) = fig.axes
+    by_label = {c.get_label(): c.get_offsets().tolist() for c in ax.collections}
+    assert by_label == {"exp": [[99.0, 90.0]], "sin": [[50.0, 75.0], [40.0, 85.0]]}
+    assert sorted(t.get_text() for t in ax.texts) == ["exp-P1000-s2", "sin-P1000-long-s0", "sin-P1000-s0"]
+    plt.close(fig)
+
+
+def test_forced_vs_greedy_without_analyses_is_skipped_as_missing(tmp_path):
+    from experiments.figures_study import figure_forced_vs_greedy
+
+    with pytest.raises(FileNotFoundError, match="analysis.json"):
+        figure_forced_vs_greedy([tmp_path])
