@@ -70,7 +70,7 @@ def analyze_run(run_dir: str | Path, write: bool = True) -> dict:
     """Accuracy within 5% of the run's checkpoint on its test set, per group (module docstring)."""
     from experiments.evaluate import load_trained, predict, relative_errors
     from experiments.run_folder import run_test_set
-    from experiments.token_loss import token_breakdown
+    from experiments.token_loss import position_errors, token_breakdown
 
     run_dir = Path(run_dir)
     model, encoding, config = load_trained(run_dir)
@@ -113,6 +113,7 @@ def analyze_run(run_dir: str | Path, write: bool = True) -> dict:
     }
     if encoding is not None:
         result["tokens"] = token_breakdown(model, encoding, test.A, test.F)
+        result["tokens"]["greedy_position_error"] = position_errors(pred, valid, test.F)
     if write:
         (run_dir / "analysis.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
@@ -152,6 +153,13 @@ def format_analysis(result: dict) -> str:
                 f"    within 5% when each token is the top-1 given the true tokens before it: "
                 f"{100 * t['teacher_forced_acc5']:.1f}% (greedy decoding: {100 * result['acc5']:.1f}%)"
             )
+        if "greedy_position_error" in t:
+            for name, key in (
+                ("greedy", "greedy_position_error"),
+                ("teacher-forced", "teacher_forced_position_error"),
+            ):
+                errs = " ".join(f"{e:.3f}" for e in t[key])
+                lines.append(f"    median entry error / mean |f(A)_ij|, in writing order, {name}: {errs}")
         if "mantissa_loss" in t:
             lines.append(
                 f"    expected relative error of the mantissa token (train.mantissa_loss's term): "

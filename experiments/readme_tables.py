@@ -295,6 +295,16 @@ def _analysis(args: list[str], root: Path) -> str:
                 )
         if "tokens" in record:
             lines.append(f"  - {_token_summary(record['tokens'])}")
+            t = record["tokens"]
+            if "greedy_position_error" in t:
+                greedy, forced = (
+                    " ".join(f"{e:.3f}" for e in t[f"{k}_position_error"])
+                    for k in ("greedy", "teacher_forced")
+                )
+                lines.append(
+                    f"  - median error of each entry over mean |f(A)_ij|, in the order the decoder writes "
+                    f"them: greedy {greedy}; teacher-forced {forced}"
+                )
     return "\n".join(lines)
 
 

@@ -35,6 +35,7 @@ from experiments.evaluate import relative_errors
 
 __all__ = [
     "mantissa_error_loss",
+    "position_errors",
     "scheduled_sampling_inputs",
     "seq2seq_loss",
     "teacher_forcing_batch",
@@ -104,7 +105,8 @@ def token_breakdown(model, encoding, A: Tensor, F: Tensor, chunk: int = 250) -> 
         ``"teacher_forced_acc5"``: the share of matrices within 5% (relative l1 error) when every
         token is the model's top-1 given the true tokens before it; set beside the greedy
         decoder's accuracy, it tells errors of the single token from errors that the decoder's own
-        earlier tokens bring in (exposure bias). Where one
+        earlier tokens bring in (exposure bias); ``"teacher_forced_position_error"``: that
+        matrix's :func:`position_errors`. Where one
         token carries the mantissa, also ``"mantissa_loss"``: :func:`mantissa_error_loss` on all
         of A.
     """
@@ -170,10 +172,25 @@ def token_breakdown(model, encoding, A: Tensor, F: Tensor, chunk: int = 250) -> 
         "ce_per_token": total / ce.numel(),
         "roles": roles,
         "teacher_forced_acc5": float(hits.double().mean()),
+        "teacher_forced_position_error": position_errors(forced.value, forced.valid, F),
     }
     if one_token_mantissa:
         result["mantissa_loss"] = sum(mantissa) / len(A)
     return result
+
+
+def position_errors(P: Tensor, valid: Tensor, F: Tensor) -> list[float]:
+    """Median over the valid matrices of |P_ij - F_ij| / (||F||_1 / n^2), per entry in the
+    decoder's row-major order; (B, n, n), (B,), (B, n, n) -> n^2 floats. Against the order in
+    which a decoder writes the entries, it shows whether errors grow along the sequence."""
+    n2 = F.shape[-1] * F.shape[-2]
+    F = F.reshape(len(F), n2).to(torch.float64)
+    P = P.reshape(len(P), n2).to(torch.float64)
+    scale = F.abs().mean(-1, keepdim=True)  # ||F||_1 / n^2
+    err = ((P - F).abs() / scale)[valid]
+    if len(err) == 0:
+        return [float("nan")] * n2
+    return err.median(0).values.tolist()
 
 
 def mantissa_error_loss(logits: Tensor, tgt_out: Tensor, encoding, n: int) -> Tensor:

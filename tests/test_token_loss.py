@@ -249,3 +249,17 @@ def test_config_refuses_scheduled_sampling_outside_the_transformer_and_0_1():
     for bad in (-0.1, 1.5, True):
         with pytest.raises(ConfigError, match=r"scheduled_sampling must be a probability in \[0, 1\]"):
             TrainConfig(scheduled_sampling=bad)
+
+
+def test_position_errors_closed_form():
+    from experiments.token_loss import position_errors
+
+    F = torch.tensor([[[1.0, -2.0], [3.0, -6.0]], [[2.0, 2.0], [2.0, 2.0]], [[1.0, 1.0], [1.0, 1.0]]])
+    delta = torch.tensor([[[0.3, 0.0], [0.0, 1.2]], [[0.0, 0.2], [0.0, 0.0]], [[9.0, 9.0], [9.0, 9.0]]])
+    valid = torch.tensor([True, True, False])  # the third is left out, however wrong
+    # mean |F| is 3 and 2: errors / mean |F| are (0.1, 0, 0, 0.4) and (0, 0.1, 0, 0); medians of
+    # two values are the lower one (torch.median).
+    assert position_errors(F + delta, valid, F) == pytest.approx([0.0, 0.0, 0.0, 0.0])
+    valid = torch.tensor([True, False, False])
+    assert position_errors(F + delta, valid, F) == pytest.approx([0.1, 0.0, 0.0, 0.4])
+    assert all(np.isnan(position_errors(F, torch.zeros(3, dtype=torch.bool), F)))
