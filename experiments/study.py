@@ -344,11 +344,16 @@ def run_plan(
 
 def _reread(plan: Plan, echo: Callable[[str], None]) -> Plan:
     """The plan file as it is now (edits take effect at the next start), or the old plan if the
-    file became invalid meanwhile."""
+    file became invalid meanwhile, or names a setting that this runner's code, loaded when it
+    started, does not know yet (the message says to restart it then)."""
     try:
         return load_plan(plan.path, plan.out)
     except PlanError as e:
-        echo(f"plan file unreadable now, keeping the loaded plan: {e}")
+        echo(
+            f"plan file unreadable now, keeping the loaded plan: {e}. If the plan uses a setting added "
+            "to the code after this runner started, restart the runner (finished runs are skipped, "
+            "running ones resume from their checkpoints)"
+        )
         return plan
 
 

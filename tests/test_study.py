@@ -315,3 +315,17 @@ def test_plan_edits_take_effect_while_running(tmp_path, fake_python):
     path.write_text(json.dumps({"groups": [{"config": "tiny-mlp", "function": "sin", "seed": 0}]}))
     assert run_plan(plan, jobs=1, python=str(exe), echo=lambda s: None) == 0
     assert [c[c.index("--out") + 1] for c in _calls(log)] == [str(tmp_path / "o" / "sin-mlp-s0")]
+
+
+def test_plan_edit_this_runner_cannot_read_keeps_the_loaded_plan_and_says_restart(tmp_path, fake_python):
+    # A plan edited to use a setting the runner's code does not know (here: no such key) keeps
+    # the runner on its loaded plan, and the message tells the user how to pick the edit up.
+    exe, log = fake_python
+    path = _write_plan(tmp_path, [{"config": "tiny-mlp", "function": "exp", "seed": 0}])
+    plan = load_plan(path, out=tmp_path / "o")
+    edited = {"groups": [{"config": "tiny-mlp", "function": "sin", "seed": 0, "set": {"no_such_key": 1}}]}
+    path.write_text(json.dumps(edited))
+    said = []
+    assert run_plan(plan, jobs=1, python=str(exe), echo=said.append) == 0
+    assert [c[c.index("--out") + 1] for c in _calls(log)] == [str(tmp_path / "o" / "exp-mlp-s0")]
+    assert any("keeping the loaded plan" in s and "restart the runner" in s for s in said)
