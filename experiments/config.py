@@ -313,20 +313,27 @@ class Config:
                 f"got {self.data.function!r}: sign is scale-invariant, and log and sqrt are simple "
                 "near the identity, not near 0"
             )
-        one_token_mantissa = self.data.encoding == "B1999" or (
-            self.data.encoding == "P1000" and self.data.precision <= 3
-        )
         if self.train.scheduled_sampling and self.model.kind != "transformer":
             raise ConfigError(
                 "scheduled_sampling > 0 is for the transformer (it feeds the decoder its own tokens); "
                 f"got model kind {self.model.kind!r}"
             )
-        if self.train.mantissa_loss and not (self.model.kind == "transformer" and one_token_mantissa):
+        if self.train.mantissa_loss and not (self.model.kind == "transformer" and self._one_token_mantissa()):
             raise ConfigError(
                 "mantissa_loss > 0 needs a transformer whose encoding writes the mantissa as one token: "
                 f"P1000 (precision <= 3) or B1999; got {self.model.kind} with {self.data.encoding} "
                 f"at precision {self.data.precision}"
             )
+
+    def _one_token_mantissa(self) -> bool:
+        """Whether the data's encoding writes a number's whole mantissa as one token (the encoding
+        says so: ``Encoding.mantissa_token``)."""
+        from experiments.data import get_encoding
+
+        try:
+            return get_encoding(self.data.encoding, self.data.precision).mantissa_token() is not None
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
     @property
     def run_name(self) -> str:

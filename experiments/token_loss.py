@@ -26,6 +26,8 @@ adds it to CE.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F_nn
@@ -193,6 +195,23 @@ def position_errors(P: Tensor, valid: Tensor, F: Tensor) -> list[float]:
     return err.median(0).values.tolist()
 
 
+@functools.lru_cache(maxsize=16)
+def _mantissa_tables(encoding, device: torch.device) -> tuple[int, Tensor, Tensor, Tensor]:
+    """(position of the mantissa token in a number, its token ids (K,), their values (K,), the
+    table id -> value (V,) with NaN elsewhere) on ``device``; built once per encoding and device,
+    not at every training step."""
+    where = encoding.mantissa_token()
+    if where is None:
+        raise ValueError(
+            f"the mantissa loss needs an encoding whose mantissa is one token (P1000 at precision <= 3, "
+            f"B1999), got {encoding.name} at precision {encoding.precision}"
+        )
+    j, table = where
+    ids = np.flatnonzero(~np.isnan(table))
+    values = torch.from_numpy(table[ids]).to(device, torch.float32)
+    return j, torch.from_numpy(ids).to(device), values, torch.from_numpy(table).to(device, torch.float32)
+
+
 def mantissa_error_loss(logits: Tensor, tgt_out: Tensor, encoding, n: int) -> Tensor:
     """Mean over the target's numbers of E_p[|m - m*|] / max(|m*|, 10^(precision-1)); () tensor.
 
@@ -202,18 +221,10 @@ def mantissa_error_loss(logits: Tensor, tgt_out: Tensor, encoding, n: int) -> Te
     NTL-WAS), divided by ``|m*|`` so that a mantissa off by k costs what the entry's relative error
     does, k/|m*|. Defined where one token carries the whole mantissa (``Encoding.mantissa_token``).
     """
-    where = encoding.mantissa_token()
-    if where is None:
-        raise ValueError(
-            f"the mantissa loss needs an encoding whose mantissa is one token (P1000 at precision <= 3, "
-            f"B1999), got {encoding.name} at precision {encoding.precision}"
-        )
-    j, table = where
-    ids = torch.from_numpy(np.flatnonzero(~np.isnan(table))).to(logits.device)  # (K,)
-    values = torch.from_numpy(table[ids.cpu().numpy()]).to(logits.device, torch.float32)  # (K,)
+    j, ids, values, table = _mantissa_tables(encoding, logits.device)
     pos = _number_positions(n * n, encoding.tokens_per_number)[:, j].to(logits.device)  # (n*n,)
     p = torch.softmax(logits[:, pos][..., ids].float(), dim=-1)  # (B, n*n, K)
-    target = torch.from_numpy(table).to(logits.device, torch.float32)[tgt_out[:, pos]]  # (B, n*n)
+    target = table[tgt_out[:, pos]]  # (B, n*n)
     scale = target.abs().clamp_min(10.0 ** (encoding.precision - 1))
     distance = (values[None, None, :] - target[..., None]).abs()  # (B, n*n, K)
     return ((p * distance).sum(-1) / scale).mean()
