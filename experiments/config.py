@@ -208,6 +208,14 @@ class TrainConfig:
     the model's own top-1 prediction of it from a first, gradient-free pass. Greedy decoding
     conditions on the model's outputs, teacher forcing on the true tokens; where the two part
     (`experiments analyze`, "teacher-forced" accuracy against greedy), this closes the gap.
+    `validation_size` > 0 selects the delivered model on held-out data (early stopping in the
+    sense of Prechelt 1998, "Early stopping - but when?", with the whole schedule run): at every
+    evaluation and at the end, the model is scored on a validation set of that many matrices
+    drawn with its own seed (`experiments.train.validation_seed`, never the test set's), and the
+    weights with the highest accuracy within 5% there (the earliest, on a tie) become the run's
+    final model: its checkpoint, `evaluate`, export and results.json's "final". The last step's
+    test result stays in results.json under "selection" and in metrics.jsonl. 0 (default): the
+    final model is the last one.
     """
 
     batch_size: int = 64
@@ -235,11 +243,12 @@ class TrainConfig:
     curriculum_start: float = 0.25
     mantissa_loss: float = 0.0
     scheduled_sampling: float = 0.0
+    validation_size: int = 0
 
     def __post_init__(self) -> None:
         _positive_int(self, "batch_size", "steps", "log_every", "eval_every", "eval_size")
         _positive_int(self, "checkpoint_every", "max_nonfinite")
-        _nonneg_int(self, "warmup", "seed", "threads", "curriculum_steps")
+        _nonneg_int(self, "warmup", "seed", "threads", "curriculum_steps", "validation_size")
         start = self.curriculum_start
         if isinstance(start, bool) or not isinstance(start, (int, float)) or not 0 < start <= 1:
             raise ConfigError(f"curriculum_start must be in (0, 1], got {start!r}")

@@ -22,7 +22,9 @@ Run folder (experiments.run_folder): config.json, metrics.jsonl (one JSON object
 "kind" = "train" or "eval"), test_set.pt, checkpoint.pt (atomic writes), results.json (run record
 + final metrics). ``resume=True`` restores model, optimizer, step (the schedule is a function of
 the step), data streams of every rank and RNG states, so an interrupted CPU run continues with
-bit-identical losses.
+bit-identical losses. With ``train.validation_size`` > 0 the run delivers the weights that scored
+best on a separate validation set (the checkpoint carries them while training goes on), not the
+last ones; selection reads the model and never changes training.
 
 The loop reads top to bottom like nanoGPT's train.py: :func:`train` sets up (``_setup``), then
 repeats ``_train_step`` / ``_log_train`` / ``_evaluate`` / ``_save_checkpoint`` on one
@@ -44,7 +46,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from experiments.config import Config, ConfigError
-from experiments.data import MatrixStream, TestSet, matrix_function, sample
+from experiments.data import MatrixStream, TestSet, make_test_set, matrix_function, sample
 from experiments.evaluate import evaluate_predictions, predict
 from experiments.progress import progress_bar
 from experiments.run_folder import (
@@ -176,6 +178,12 @@ def _data_seed(seed: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, rank, 0x5EED]).generate_state(1)[0])
 
 
+def validation_seed(test_seed: int) -> int:
+    """The validation set's seed: hashed from test_seed (SeedSequence), so it is never test_seed
+    itself and validation and test matrices are independent draws."""
+    return int(np.random.SeedSequence([test_seed, 0x7A11D]).generate_state(1)[0])
+
+
 def training_stream(config: Config, rank: int = 0) -> MatrixStream:
     """The seeded stream of training batches that rank ``rank`` of a run draws, from its start;
     ``experiments.vocabulary`` replays it to find the tokens a run was trained on."""
@@ -283,6 +291,9 @@ class _TrainState:
     optimizer: torch.optim.Optimizer
     stream: MatrixStream
     test_set: TestSet | None  # rank 0 only
+    validation_set: TestSet | None = None  # rank 0, when train.validation_size > 0
+    best: dict | None = None  # the selected weights so far: step, validation accuracy, state
+    selection: dict | None = None  # what _select did, once the run has ended
     step: int = 0
     elapsed0: float = 0.0  # training seconds before this process started (from the checkpoint)
     nonfinite_total: int = 0
@@ -347,8 +358,13 @@ def _setup(config: Config, run_dir: Path, d: _Dist, device: torch.device, ckpt: 
         s.elapsed0 = float(ckpt["elapsed_s"])
         s.nonfinite_total = int(ckpt.get("nonfinite_total", 0))
         s.consecutive = int(ckpt.get("nonfinite_consecutive", 0))
+        s.best = ckpt.get("best")
+        s.selection = ckpt.get("selection")
     if s.is_main:
         s.test_set = run_test_set(run_dir, config, save=True)
+        if tc.validation_size:
+            seed = validation_seed(config.data.test_seed)
+            s.validation_set = make_test_set(sampler_cfg, tc.validation_size, seed)
         if ckpt is not None:  # after every check that can fail, so a failed resume changes nothing
             _truncate_metrics(run_dir, s.step)
     if d.enabled:
@@ -449,14 +465,56 @@ def _log_train(s: _TrainState, window: _Window, lr: float, metrics: _Metrics) ->
     return row
 
 
-def _evaluate(s: _TrainState, metrics: _Metrics) -> float:
-    """Score the first eval_size test matrices (l1), log the eval line; accuracy within 5%."""
-    size = s.config.train.eval_size
-    pred, valid = predict(s.model, s.test_set.A[:size], encoding=s.encoding, device=s.device)
-    res = evaluate_predictions(pred, valid, s.test_set.F[:size], norm="l1").to_dict()
+def _score(s: _TrainState, test_set: TestSet, size: int | None = None) -> dict:
+    """EvalResult.to_dict() (l1) of the current model on the first `size` matrices of test_set."""
+    pred, valid = predict(s.model, test_set.A[:size], encoding=s.encoding, device=s.device)
     s.model.train()
-    metrics.log({"kind": "eval", "step": s.step, "test": res})
+    return evaluate_predictions(pred, valid, test_set.F[:size], norm="l1").to_dict()
+
+
+def _validate(s: _TrainState) -> dict:
+    """Score the validation set; keep the weights if they beat the best so far (strictly)."""
+    res = _score(s, s.validation_set)
+    acc = res["accuracy"]["0.05"]["acc"]
+    if s.best is None or acc > s.best["validation_acc"]:
+        state = {k: v.detach().to("cpu", copy=True) for k, v in s.model.state_dict().items()}
+        s.best = {"step": s.step, "validation_acc": acc, "model": state}
+    return res
+
+
+def _evaluate(s: _TrainState, metrics: _Metrics) -> float:
+    """Score the first eval_size test matrices (l1) and the validation set if any, log the eval
+    line; the test accuracy within 5%."""
+    res = _score(s, s.test_set, s.config.train.eval_size)
+    row = {"kind": "eval", "step": s.step, "test": res}
+    if s.validation_set is not None:
+        row["validation"] = _validate(s)
+    metrics.log(row)
     return res["accuracy"]["0.05"]["acc"]
+
+
+def _select(s: _TrainState) -> None:
+    """Rank 0, at the end of a run with a validation set: score the last model there too, then
+    load the selected weights and set s.selection, the record for results.json (it holds the
+    last model's test result, l1, when another step was selected). Done once: a finished
+    checkpoint already holds the selected weights and its selection."""
+    if s.validation_set is None or s.selection is not None:
+        return
+    _validate(s)
+    best = s.best
+    last = None
+    if best["step"] != s.step:
+        last = _score(s, s.test_set)
+        s.model.load_state_dict(best["model"])
+    tc = s.config.train
+    s.selection = {
+        "validation_size": tc.validation_size,
+        "validation_seed": validation_seed(s.config.data.test_seed),
+        "step": best["step"],
+        "validation_acc": best["validation_acc"],
+        "last_step": s.step,
+        "last_test": last,
+    }
 
 
 def _save_checkpoint(s: _TrainState, finished: bool, elapsed: float) -> None:
@@ -478,6 +536,8 @@ def _save_checkpoint(s: _TrainState, finished: bool, elapsed: float) -> None:
         "nonfinite_total": s.nonfinite_total,
         "nonfinite_consecutive": s.consecutive,
         "model": s.model.state_dict(),
+        "best": s.best,
+        "selection": s.selection,
         "optimizer": s.optimizer.state_dict(),
         "config": s.config.to_dict(),
         "ranks": ranks,
@@ -486,13 +546,17 @@ def _save_checkpoint(s: _TrainState, finished: bool, elapsed: float) -> None:
 
 
 def _finish(s: _TrainState, metrics: _Metrics, stopped_by: str, started: str, elapsed: float, commit) -> dict:
-    """Rank 0: score the full test set in every norm, log it, write results.json; the l1 result."""
+    """Rank 0: score the full test set in every norm, log it, write results.json; the l1 result.
+
+    The final metrics line is the last step's model, so learning curves end where training did;
+    with a validation set, results.json's "final" is the selected model (s.selection)."""
     tc = s.config.train
     final_all = {}
     pred, valid = predict(s.model, s.test_set.A, encoding=s.encoding, device=s.device)
     for norm in ("l1", "fro", "max"):
         final_all[norm] = evaluate_predictions(pred, valid, s.test_set.F, norm=norm).to_dict()
-    metrics.log({"kind": "eval", "step": s.step, "test": final_all["l1"], "final": True})
+    last = (s.selection or {}).get("last_test") or final_all["l1"]
+    metrics.log({"kind": "eval", "step": s.step, "test": last, "final": True})
     metrics.close()
     record = collect_run_record(s.device, tc.seed, started, elapsed, world_size=s.d.world, commit=commit)
     data = s.config.data
@@ -513,6 +577,7 @@ def _finish(s: _TrainState, metrics: _Metrics, stopped_by: str, started: str, el
             "nonfinite_steps": s.nonfinite_total,
             "parameters": sum(p.numel() for p in s.model.parameters()),
             "final": final_all,
+            "selection": s.selection,
             "record": record.to_dict(),
         },
     )
@@ -624,6 +689,8 @@ def train(
             bar.close()
 
     elapsed = s.elapsed()
+    if is_main:
+        _select(s)
     _save_checkpoint(s, True, elapsed)
     final = _finish(s, metrics, stopped_by, started, elapsed, commit) if is_main else None
     return TrainResult(
