@@ -5,7 +5,8 @@ the median with the [min, max] across seeds. Figure 8 is accuracy against traini
 encoding, one panel per function (periodic evaluations on the first eval_size test matrices,
 the last point on the full test set). Figure 11 shows, per function, every seed of the best
 encoding and every attempt made where it fell short of the target (tagged runs: longer schedule,
-wider model, curriculum), against training step: whether a seed learns the function, and whether
+wider model, curriculum, ..., model selection on a validation set, starred where it delivered an
+earlier step), against training step: whether a seed learns the function, and whether
 more steps or a larger model change that. Figure 12 sets, per analysed transformer run, its
 accuracy within 5% when every token is predicted from the true earlier tokens (teacher-forced,
 as in training) against greedy decoding's (``analysis.json``, experiments.token_loss): points
@@ -51,6 +52,7 @@ ATTEMPT_COLOR = {
     "curriculum": "tab:brown",
     "mantissa": "tab:cyan",
     "sampling": "tab:pink",
+    "select": "tab:olive",
 }
 FUNCTION_COLOR = {
     "exp": "tab:orange",
@@ -153,10 +155,22 @@ def figure_accuracy_vs_steps(run_dirs: list[Path]):
     return fig
 
 
+def _selected_point(run_dir: Path) -> tuple[int, float] | None:
+    """(selected step, its test accuracy within 5%) of a run that selected an earlier step on its
+    validation set (train.validation_size), else None: its curve shows the last model's path."""
+    res = json.loads((Path(run_dir) / "results.json").read_text())
+    sel = res.get("selection")
+    if not sel or sel["step"] == sel["last_step"]:
+        return None
+    return sel["step"], res["final"]["l1"]["accuracy"]["0.05"]["acc"]
+
+
 def figure_seeds_and_attempts(run_dirs: list[Path]):
     """Fig. 11: accuracy within 5% against training step, one panel per function, a line per seed
     of the function's best transformer encoding (highest median over seeds) and per attempt
-    (tagged runs other than the fp32 ablation). Returns the figure."""
+    (tagged runs other than the fp32 ablation). A run that delivers the weights selected on a
+    validation set gets a star at the selected step, at the delivered model's test accuracy.
+    Returns the figure."""
     cells = cells_of_runs(run_dirs)
     best = best_per_function(list(_main_grid(cells).values()))
     attempts = [c for c in cells if c.tag and c.tag not in ABLATION_TAGS and c.model != "mlp"]
@@ -181,6 +195,18 @@ def figure_seeds_and_attempts(run_dirs: list[Path]):
         for run_dir, label, style in lines:
             curve = run_curve(run_dir)
             ax.plot(curve.steps, [100 * a for a in curve.acc5], label=label, **style)
+            delivered = _selected_point(run_dir)
+            if delivered is not None:
+                step, acc = delivered
+                ax.plot(
+                    [step],
+                    [100 * acc],
+                    marker="*",
+                    ms=9,
+                    ls="none",
+                    color=style["color"],
+                    label=f"{label}: delivered (step {step})",
+                )
         ax.axhline(90, color="0.6", lw=0.6, ls=":")
         ax.set_title(f"{f} ({b.distribution})", fontsize=9)
         ax.set_xlabel("training step")

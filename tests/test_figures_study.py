@@ -9,7 +9,7 @@ import pytest
 from experiments.figures_study import figure_seeds_and_attempts
 
 
-def _run(root, name, *, function, model, encoding, final_acc, curve):
+def _run(root, name, *, function, model, encoding, final_acc, curve, selection=None):
     d = root / name
     d.mkdir()
     acc = {"0.05": {"acc": final_acc}}
@@ -22,6 +22,7 @@ def _run(root, name, *, function, model, encoding, final_acc, curve):
                 "model": model,
                 "encoding": encoding,
                 "final": {"l1": {"accuracy": acc}},
+                "selection": selection,
             }
         )
     )
@@ -109,3 +110,22 @@ def test_forced_vs_greedy_without_analyses_is_skipped_as_missing(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="analysis.json"):
         figure_forced_vs_greedy([tmp_path])
+
+
+def test_seeds_and_attempts_stars_the_step_a_run_selected(tmp_path):
+    t = {"function": "cos", "model": "transformer", "encoding": "FP15"}
+    sel = {"step": 2000, "last_step": 3000, "validation_acc": 0.9}
+    runs = [
+        _run(tmp_path, "cos-FP15-s0", **t, final_acc=0.8, curve=[0.1, 0.8]),
+        _run(tmp_path, "cos-FP15-select-s0", **t, final_acc=0.88, curve=[0.1, 0.9, 0.7], selection=sel),
+        # Selection that kept the last model: nothing to mark.
+        _run(tmp_path, "cos-FP15-long-s0", **t, final_acc=0.7, curve=[0.7], selection={**sel, "step": 3000}),
+    ]
+    fig = figure_seeds_and_attempts(runs)
+    (ax,) = fig.axes
+    lines = {ln.get_label(): ln for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+    star = lines["FP15 select s0: delivered (step 2000)"]
+    assert list(star.get_xdata()) == [2000] and list(star.get_ydata()) == pytest.approx([88])
+    assert list(lines["FP15 select s0"].get_ydata()) == pytest.approx([10, 90, 70])
+    assert not any("long s0: delivered" in k for k in lines)
+    plt.close(fig)
