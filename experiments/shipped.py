@@ -144,6 +144,9 @@ def export_model(
         "record": results.get("record", {}),
         "config": config.to_dict(),
     }
+    if results.get("selection"):
+        # The weights are those selected on the run's validation set, not the last step's.
+        meta["selected_step"] = results["selection"]["step"]
     (target / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     return target
 
