@@ -244,6 +244,19 @@ def _study(args: list[str], root: Path) -> str:
     return cell_table(cells)
 
 
+@register("study-verdict")
+def _study_verdict(args: list[str], root: Path) -> str:
+    """``study-verdict FOLDER``: per function, whether a transformer reaches 90% within 5%
+    (experiments.study_table.verdict_table)."""
+    from experiments.study_table import collect_cells, verdict_table
+
+    _nargs("study-verdict", args, 1, "one folder of study runs")
+    cells = collect_cells(_path(args[0], root))
+    if not cells:
+        raise GeneratorError(f"no finished study runs under {args[0]!r}")
+    return verdict_table(cells)
+
+
 @register("authors-sweep")
 def _authors_sweep(args: list[str], root: Path) -> str:
     """``authors-sweep DIR``: accuracy within 5% against training-set size per function, dimension and

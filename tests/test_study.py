@@ -9,7 +9,7 @@ import pytest
 
 from experiments.__main__ import main
 from experiments.study import PlanError, PlannedRun, load_plan, resolve_best, run_plan, run_state
-from experiments.study_table import cell_table, collect_cells, study_readme
+from experiments.study_table import cell_table, collect_cells, study_readme, verdict_table
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -283,8 +283,26 @@ def test_cells_group_seeds_and_report_median_min_max(tmp_path):
     assert "70.0 [50.0, 90.0]" in row  # within 5%
     assert "56.0 [40.0, 72.0]" in row  # within 2% (0.8 x each)
     readme = study_readme(tmp_path)
-    assert "exp: P1000, 70.0 [50.0, 90.0]% within 5% over 3 seed(s)" in readme
+    assert "| exp (uniform) | P1000 | 70.0 [50.0, 90.0] | 1 of 3 |" in readme  # the verdict row
     assert "0.5 thread-hours" in readme  # 5 runs x 360 s
+
+
+def test_verdict_counts_seeds_at_the_target_and_names_the_best_run_of_any_row(tmp_path):
+    # sin: the grid's best encoding (P1000, median 0.6) never reaches 90%; a tagged attempt of
+    # another encoding does (0.92), and is named as the best run. cos: nothing reaches it.
+    for seed, acc in ((0, 0.6), (1, 0.4), (2, 0.89)):
+        _fake_results(tmp_path / f"sin-P1000-s{seed}", acc, function="sin")
+    _fake_results(tmp_path / "sin-P10-s0", 0.3, function="sin", encoding="P10")
+    _fake_results(tmp_path / "sin-P10-long-s0", 0.92, function="sin", encoding="P10")
+    _fake_results(tmp_path / "sin-mlp-s0", 0.95, function="sin", model="mlp")
+    _fake_results(tmp_path / "sin-mlp-s1", 0.85, function="sin", model="mlp")
+    _fake_results(tmp_path / "cos-FP15-s0", 0.8, function="cos", encoding="FP15")
+    rows = verdict_table(collect_cells(tmp_path)).splitlines()[2:]
+    assert rows == [
+        "| sin (uniform) | P1000 | 60.0 [40.0, 89.0] | 0 of 3 | sin-P10-long-s0: 92.0 [82.8, 100.0] "
+        "| 90.0 [85.0, 95.0] | yes |",
+        "| cos (uniform) | FP15 | 80.0 | 0 of 1 | cos-FP15-s0: 80.0 [72.0, 88.0] | - | no |",
+    ]
 
 
 def test_committed_study_readme_matches_its_records():
