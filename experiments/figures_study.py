@@ -187,10 +187,18 @@ def figure_seeds_and_attempts(run_dirs: list[Path]):
             for i, (seed, d) in enumerate(zip(b.seeds, b.dirs, strict=True))
         ]
         lines += [
-            (d, f"{c.model} {c.tag} s{seed}", {"lw": 1.6, "color": ATTEMPT_COLOR.get(c.tag, "tab:olive")})
+            (
+                d,
+                f"{c.model} {c.tag} s{seed}",
+                {
+                    "lw": 1.6,
+                    "ls": LINESTYLES[i % len(LINESTYLES)],  # seeds of one attempt share its colour
+                    "color": ATTEMPT_COLOR.get(c.tag, "tab:olive"),
+                },
+            )
             for c in attempts
             if c.function == f
-            for seed, d in zip(c.seeds, c.dirs, strict=True)
+            for i, (seed, d) in enumerate(zip(c.seeds, c.dirs, strict=True))
         ]
         for run_dir, label, style in lines:
             curve = run_curve(run_dir)
